@@ -1,0 +1,401 @@
+/*
+ * Cross-file declarations of gomalloc, grouped by the source file that
+ * defines them. The design is explained at the top of malloc.c; each struct
+ * here states, field by field, who writes it and under which lock or atomic
+ * rule. Never installed.
+ */
+#ifndef GM_INTERNAL_H
+#define GM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gomalloc.h"
+#include "sizeclasses.h"
+
+#ifndef GOMALLOC_DEBUG
+#define GOMALLOC_DEBUG 0
+#endif
+
+#define GM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GM_INTERNAL __attribute__((visibility("hidden")))
+#define GM_NOINLINE __attribute__((noinline))
+#define GM_CACHELINE 64
+
+/* Atomics on plain fields (GCC/Clang builtins, which C11 <stdatomic.h> wraps).
+ * A field is written with these wherever another thread may read it. */
+#define GM_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GM_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define GM_LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define GM_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define GM_LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define GM_STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define GM_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+/* Debug levels (GOMALLOC_DEBUG build option): 1 cheap, 2 internal, 3 expensive. */
+#define gm_assert(level, cond, what)                                         \
+    do {                                                                     \
+        if (GOMALLOC_DEBUG >= (level) && GM_UNLIKELY(!(cond)))               \
+            gm__fatal("assertion failed: " what, NULL);                      \
+    } while (0)
+
+/* ---- Address-space geometry (see "Address space" in malloc.c) ---------- */
+
+#define GM_ADDR_BITS 48                  /* user addresses are below 2^48 */
+#define GM_ARENA_SHIFT 26                /* 64 MiB heap arenas */
+#define GM_ARENA_BYTES ((uintptr_t)1 << GM_ARENA_SHIFT)
+#define GM_PAGES_PER_ARENA (GM_ARENA_BYTES / GM_PAGE_SIZE) /* 8192 */
+#define GM_ARENA_L1_ENTRIES ((size_t)1 << (GM_ADDR_BITS - GM_ARENA_SHIFT))
+#define GM_CHUNK_PAGES 512               /* 4 MiB page-allocator chunks */
+#define GM_CHUNK_WORDS (GM_CHUNK_PAGES / 64)
+#define GM_CHUNKS_PER_ARENA (GM_PAGES_PER_ARENA / GM_CHUNK_PAGES) /* 16 */
+#define GM_ARENA_HINT ((uintptr_t)0xc000000000) /* where Go's heap starts */
+#define GM_MAX_BITMAP_WORDS (GM_SPAN_MAX_ELEMS / 64)
+
+typedef struct gm_span gm_span;
+typedef struct gm_mcache gm_mcache;
+typedef struct gm_mcentral gm_mcentral;
+typedef struct gm_heap_arena gm_heap_arena;
+typedef struct gm_mutex gm_mutex;
+typedef struct gm_fixalloc gm_fixalloc;
+
+/* ---- lock_futex.c ------------------------------------------------------ */
+
+/* 0 unlocked, 1 locked, 2 locked with waiters. Not recursive. */
+struct gm_mutex { int state; };
+#define GM_MUTEX_INIT {0}
+GM_INTERNAL void gm__lock_slow(gm_mutex *m);
+GM_INTERNAL void gm__unlock_slow(gm_mutex *m);
+static inline void gm__lock(gm_mutex *m) {
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&m->state, &expected, 1, false,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        gm__lock_slow(m);
+}
+static inline void gm__unlock(gm_mutex *m) {
+    if (__atomic_exchange_n(&m->state, 0, __ATOMIC_RELEASE) == 2) gm__unlock_slow(m);
+}
+/* After fork() in the child: the only thread left owns nothing. */
+static inline void gm__lock_reinit(gm_mutex *m) { m->state = 0; }
+
+/* ---- mem_linux.c (the OS layer: the only file that calls mmap/madvise) - */
+
+/* Address-space states, as in Go's mem.go: None -> Reserved (PROT_NONE)
+ * -> Ready (readable/writable, maybe backed). unused() drops the backing
+ * (Ready memory reads as zero afterwards); used() undoes unused(). */
+GM_INTERNAL void *gm__sys_reserve(void *hint, size_t n); /* NULL on failure */
+GM_INTERNAL bool gm__sys_map(void *p, size_t n);         /* Reserved -> Ready */
+GM_INTERNAL void gm__sys_unused(void *p, size_t n);      /* give pages back */
+GM_INTERNAL void gm__sys_used(void *p, size_t n);        /* no-op on Linux */
+GM_INTERNAL void *gm__sys_alloc(size_t n);               /* None -> Ready, metadata */
+GM_INTERNAL void gm__sys_free(void *p, size_t n);        /* any -> None */
+GM_INTERNAL void gm__sys_write_err(const char *s, size_t n);
+GM_INTERNAL _Noreturn void gm__sys_abort(void);
+GM_INTERNAL size_t gm__sys_rss(void); /* resident bytes, from /proc/self/statm */
+
+/* ---- panic.c ----------------------------------------------------------- */
+
+/* Prints "gomalloc: fatal error: <what> <p>" and aborts. Never allocates. */
+GM_INTERNAL _Noreturn void gm__fatal(const char *what, const void *p);
+
+/* ---- mfixalloc.c -------------------------------------------------------- */
+
+/* Free list of fixed-size off-heap objects carved from 16 KiB chunks.
+ * Not thread-safe: every fixalloc is owned by one lock (named at its use). */
+struct gm_fixalloc {
+    size_t size;        /* object size, >= sizeof(void *) */
+    void *free_list;    /* freed objects; first word links them */
+    char *chunk;        /* current chunk's next free byte */
+    size_t chunk_left;  /* bytes left in the chunk */
+    uint64_t inuse;     /* bytes handed out and not freed */
+    uint64_t *sys;      /* stat charged with chunk bytes */
+};
+GM_INTERNAL void gm__fixalloc_init(gm_fixalloc *f, size_t size, uint64_t *sys_stat);
+GM_INTERNAL void *gm__fixalloc_alloc(gm_fixalloc *f); /* zeroed; NULL if OOM */
+GM_INTERNAL void gm__fixalloc_free(gm_fixalloc *f, void *p);
+/* Never-freed bump allocation for metadata (arena index, summaries). */
+GM_INTERNAL void *gm__persistent_alloc(size_t size, uint64_t *sys_stat);
+
+/* ---- mspan.c ------------------------------------------------------------ */
+
+/* Span ownership. A small span is owned either by one thread's cache or
+ * by its mcentral, and s->owner says which:
+ *   owner == c       c's active span for the class (state CACHED), or in
+ *                    c's private partial list (state OWNED). Only c writes
+ *                    the span's allocation state; c's frees are plain stores.
+ *   owner == c | 1   "owned-full": c ran it out of free slots and holds it in
+ *                    no list (state OWNED). The first free to it claims it
+ *                    with one CAS on owner: c itself (-> back to c's partial
+ *                    list) or another thread (-> owner NULL, central partial).
+ *   owner == NULL    central: in its partial or full list (state PARTIAL or
+ *                    FULL), central lock.
+ * State transitions, and the lock or atomic that orders them:
+ *   FREE -> CACHED             mcentral_grow (fresh from the heap)
+ *   PARTIAL -> CACHED          mcentral_cache_span (central lock)
+ *   CACHED -> OWNED (c|1)      mcache_refill (seq_cst store, then re-check
+ *                              remote_free: pairs with free_remote)
+ *   OWNED (c|1) -> OWNED (c)   owner's free (CAS on owner)
+ *   OWNED (c|1) -> PARTIAL     remote free (CAS on owner, central lock)
+ *   CACHED/OWNED -> PARTIAL/FULL/FREE   thread exit or release (central lock)
+ *   FULL -> PARTIAL            remote free (central lock)
+ *   FREE -> LARGE -> FREE      large objects (heap lock / CAS on free)
+ * Values are GM_SPAN_* from gomalloc.h. */
+#define GM_OWNER_FULL_TAG ((uintptr_t)1)
+
+/*
+ * An mspan: a run of pages holding objects of one span class (or one large
+ * object). 128 bytes; the fields of the allocation fast path share the
+ * first cache line.
+ *
+ * Explicit free (see "Freeing" in malloc.c): a slot freed by the owning
+ * thread sets its bit in local_free; a slot freed by any other thread sets
+ * its bit in remote_free with one atomic OR. span_fold() merges both into
+ * alloc_bits, which is the local analogue of Go's sweep.
+ */
+struct gm_span {
+    /* 112 bytes; the first cache line is asserted in mspan.c. */
+    /* -- first cache line: everything gm_malloc and gm_free touch -- */
+    uint64_t alloc_cache;  /* ~alloc_bits shifted so bit 0 is freeindex; owner only */
+    uint32_t freeindex;    /* slots below it are allocated; owner writes (relaxed),
+                              remote freers read (acquire) */
+    uint32_t alloc_count;  /* CACHED: objects allocated as of the last fold plus
+                              allocations since; owner writes (relaxed), memstats reads */
+    uintptr_t base;        /* first byte; set at init under the heap lock, then immutable */
+    uint32_t elemsize;     /* object size (0 for large spans: use npages) */
+    uint32_t divmul;       /* ceil(2^32 / elemsize): slot = (off * divmul) >> 32 */
+    uintptr_t owner;       /* owning gm_mcache *, | GM_OWNER_FULL_TAG when owned-full,
+                              or 0 for central (see "Span ownership"); atomic */
+    uint64_t *alloc_bits;  /* 1 = allocated as of the last fold; bits past nelems
+                              stay 1. Owner (or central-lock holder when uncached)
+                              writes relaxed; others read relaxed */
+    uint64_t *local_free;  /* slots freed by the owner since the last fold; owner only
+                              (relaxed stores: remote freers read for double-free checks) */
+    uint8_t spanclass;     /* sizeclass << 1 | noscan; immutable while in use */
+    uint8_t state;         /* GM_SPAN_*; atomic (seq_cst where it pairs with remote_free) */
+    uint8_t needzero;      /* free slots or pages may hold old data; owner / heap lock */
+    uint8_t nwords;        /* 64-bit words per bitmap */
+    uint32_t nelems;       /* objects in the span; immutable while in use */
+    /* -- second line -- */
+    uint64_t *remote_free; /* slots freed by other threads; atomic OR by freers,
+                              atomic exchange by the folder */
+    uint64_t *gcmark_bits; /* mark bits for the collector; zero until the GC exists */
+    uintptr_t npages;      /* pages in the span; immutable while in use */
+    gm_span *next, *prev;  /* mcentral list links (central lock), or the owner's
+                              partial queue (next only; owner only) */
+    uint32_t sweepgen;     /* for the collector (Go's sweepgen rules); unused yet */
+    uint32_t alloc_count_base; /* alloc_count when last cached or folded: mallocs since
+                                  then = alloc_count - base; owner only */
+};
+
+GM_INTERNAL extern gm_span gm__emptyspan; /* never allocatable: alloc_cache == 0 */
+
+/* Build the bitmaps of a freshly allocated small span. false on OOM. */
+GM_INTERNAL bool gm__span_init_small(gm_span *s, int spanclass);
+GM_INTERNAL void gm__span_free_bits(gm_span *s);
+/* Next free slot at or after freeindex, refilling alloc_cache; nelems if none. */
+GM_INTERNAL uint32_t gm__span_next_free_index(gm_span *s);
+/* Merge local_free and remote_free into alloc_bits, reset freeindex and
+ * alloc_count. Caller owns s (its cache, or the central lock if uncached).
+ * Returns the number of free slots. */
+GM_INTERNAL uint32_t gm__span_fold(gm_span *s);
+GM_INTERNAL bool gm__span_has_remote_frees(gm_span *s);
+GM_INTERNAL bool gm__span_has_frees(gm_span *s);
+GM_INTERNAL void gm__span_check(gm_span *s); /* debug level 3 */
+
+static inline unsigned gm__popcount(uint64_t x) {
+    /* SWAR: baseline x86-64 has no popcnt instruction (libgcc would be called). */
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+static inline uint32_t gm__span_slot(const gm_span *s, uintptr_t addr) {
+    return (uint32_t)(((uint64_t)(addr - s->base) * s->divmul) >> 32);
+}
+
+/* ---- mcache.c ----------------------------------------------------------- */
+
+/* Per-thread cache. Owned by one thread; others only read its counters
+ * (relaxed) while holding gm__allcaches_lock, for MemStats. ~5.5 KiB. */
+struct gm_mcache {
+    gm_span *alloc[GM_NUM_SPANCLASSES];  /* span per span class, or &gm__emptyspan */
+    gm_span *partial[GM_NUM_SPANCLASSES];/* FIFO of owned spans with frees; owner only */
+    gm_span *partial_tail[GM_NUM_SPANCLASSES];
+    uint64_t nfree[GM_NUM_SPANCLASSES];  /* objects freed by this thread, by span class */
+    uint64_t nmalloc[GM_NUM_SPANCLASSES];/* mallocs flushed from spans (see alloc_count_base) */
+    gm_mcache *next_all, *prev_all;      /* gm__allcaches list; gm__allcaches_lock */
+    gm_mcache *next_free;                /* reuse list of exited threads' caches */
+};
+
+GM_INTERNAL extern __thread gm_mcache *gm__tls_mcache;
+GM_INTERNAL extern gm_mcache gm__empty_mcache; /* every slot is gm__emptyspan */
+GM_INTERNAL gm_mcache *gm__mcache_acquire(void); /* the thread's real cache; NULL on OOM */
+GM_INTERNAL gm_span *gm__mcache_refill(gm_mcache *c, int spanclass); /* NULL on OOM */
+GM_INTERNAL void gm__mcache_release_all(gm_mcache *c); /* uncache every span */
+/* The owner freed into its owned-full span s: claim it back. False if a
+ * remote freer moved it to its mcentral first. */
+GM_INTERNAL bool gm__mcache_claim_full(gm_mcache *c, gm_span *s);
+/* Fold the calling thread's partial spans; free the empty ones. */
+GM_INTERNAL void gm__mcache_reclaim_own(void);
+GM_INTERNAL void gm__mcache_flush_stats(gm_mcache *c, int spanclass);
+GM_INTERNAL void gm__mcache_thread_init(void);
+
+/* ---- mcentral.c --------------------------------------------------------- */
+
+/* One per span class. Go keeps lock-free span sets; we keep two intrusive
+ * lists under one lock (holds for a few dozen instructions). */
+struct gm_mcentral {
+    gm_mutex lock;
+    int spanclass;
+    gm_span partial;   /* sentinel: uncached spans with free slots */
+    gm_span full;      /* sentinel: uncached spans with no free slot known */
+    uint64_t npartial; /* list lengths; central lock */
+    uint64_t nfull;
+} __attribute__((aligned(GM_CACHELINE)));
+
+GM_INTERNAL extern gm_mcentral gm__central[GM_NUM_SPANCLASSES];
+GM_INTERNAL void gm__mcentral_init(void);
+GM_INTERNAL gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c);
+GM_INTERNAL void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s);
+/* A remote free landed in s, which is central FULL or owned-full (owner,
+ * as read by the freer): make it allocatable. */
+GM_INTERNAL void gm__mcentral_free_to_full(gm_span *s, uintptr_t owner);
+/* Fold every uncached partial span and return the empty ones to the heap. */
+GM_INTERNAL size_t gm__mcentral_reclaim(void);
+
+/* ---- mpagealloc.c ------------------------------------------------------- */
+
+/* Free-run summary of a chunk or an arena: free pages at the start, the
+ * longest free run, free pages at the end (Go's pallocSum, unpacked). */
+typedef struct gm_pallocsum { uint16_t start, max, end; } gm_pallocsum;
+
+/* Per-arena page metadata: one bit per page in use, one bit per page whose
+ * memory was returned to the OS ("scavenged": reads as zero, not resident).
+ * Fresh pages are free and scavenged. All under the heap lock. */
+typedef struct gm_pallocdata {
+    uint64_t inuse[GM_CHUNKS_PER_ARENA][GM_CHUNK_WORDS];
+    uint64_t scav[GM_CHUNKS_PER_ARENA][GM_CHUNK_WORDS];
+    gm_pallocsum chunk_sum[GM_CHUNKS_PER_ARENA];
+    gm_pallocsum arena_sum;
+} gm_pallocdata;
+
+/* First fit: the lowest address run of npages free pages whose start is a
+ * multiple of align_pages (a power of two). 0 if none. Heap lock. */
+GM_INTERNAL uintptr_t gm__pages_find(size_t npages, size_t align_pages);
+/* Marks the run in use; returns how many of its pages were scavenged and
+ * sets *dirty when any page may hold old data. Heap lock. */
+GM_INTERNAL size_t gm__pages_alloc(uintptr_t addr, size_t npages, bool *dirty);
+GM_INTERNAL void gm__pages_free(uintptr_t addr, size_t npages);
+/* True if every page of the run lies in an arena and is free. Heap lock. */
+GM_INTERNAL bool gm__pages_range_free(uintptr_t addr, size_t npages);
+/* Return up to `bytes` of free, unscavenged pages to the OS, highest
+ * addresses first. Returns bytes released. Heap lock. */
+GM_INTERNAL size_t gm__pages_scavenge(size_t bytes);
+GM_INTERNAL void gm__pages_add_arena(gm_heap_arena *ha);
+/* Bit helpers shared with the span bitmaps. */
+GM_INTERNAL void gm__bits_set_range(uint64_t *w, size_t from, size_t n);
+GM_INTERNAL void gm__bits_clear_range(uint64_t *w, size_t from, size_t n);
+GM_INTERNAL size_t gm__bits_count_range(const uint64_t *w, size_t from, size_t n);
+GM_INTERNAL gm_pallocsum gm__bits_summarize(const uint64_t *w, size_t nbits);
+/* Lowest index of a run of n zero bits in [0, nbits); nbits if none. */
+GM_INTERNAL size_t gm__bits_find_run(const uint64_t *w, size_t nbits, size_t n);
+
+/* ---- mheap.c ------------------------------------------------------------ */
+
+/* Metadata of one 64 MiB arena, off-heap, found in O(1) through
+ * gm__arenas[addr >> GM_ARENA_SHIFT] with no lock. */
+struct gm_heap_arena {
+    gm_span *spans[GM_PAGES_PER_ARENA]; /* page -> span for in-use spans, NULL for
+                                           free pages; heap lock writes, anyone reads */
+    uintptr_t base;
+    gm_heap_arena *next, *prev;         /* address-ordered list; heap lock */
+    gm_pallocdata pages;                /* heap lock */
+};
+
+GM_INTERNAL extern gm_heap_arena *gm__arenas[GM_ARENA_L1_ENTRIES];
+/* Address-ordered list of all arenas; heap lock. */
+GM_INTERNAL extern gm_heap_arena *gm__arena_first, *gm__arena_last;
+
+/* Span for any address inside the heap, or NULL. A few loads, no lock. */
+static inline gm_span *gm__span_of(uintptr_t a) {
+    if (GM_UNLIKELY(a >> GM_ADDR_BITS)) return NULL;
+    gm_heap_arena *ha = GM_LOAD(&gm__arenas[a >> GM_ARENA_SHIFT]);
+    if (!ha) return NULL;
+    return GM_LOAD(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
+}
+
+/* Heap-wide counters. Fields marked [heap] are under the heap lock. */
+typedef struct gm_heapstats {
+    uint64_t heap_sys;       /* [heap] bytes of arenas mapped */
+    uint64_t heap_inuse;     /* [heap] bytes in in-use spans */
+    uint64_t heap_released;  /* [heap] bytes of free pages returned to the OS */
+    uint64_t heap_free_dirty;/* [heap] bytes of free pages still backed */
+    uint64_t nlarge_alloc, nlarge_free;           /* [heap] */
+    uint64_t large_alloc_bytes, large_free_bytes; /* [heap] */
+    uint64_t mspan_sys, mcache_sys, gc_sys, other_sys; /* atomic adds (fixalloc) */
+    uint64_t mcache_inuse;   /* [heap] bytes of caches owned by live threads */
+    uint64_t nspans_inuse;   /* [heap] */
+} gm_heapstats;
+
+GM_INTERNAL extern gm_mutex gm__heap_lock;
+GM_INTERNAL extern gm_heapstats gm__heapstats;
+GM_INTERNAL extern gm_fixalloc gm__spanalloc;  /* heap lock */
+GM_INTERNAL extern gm_fixalloc gm__cachealloc; /* heap lock */
+GM_INTERNAL void gm__mheap_init(void);
+/* npages pages aligned to align_pages, as a span of the given class (0 or 1:
+ * large). NULL on OOM. Takes the heap lock. */
+GM_INTERNAL gm_span *gm__mheap_alloc_span(size_t npages, int spanclass, size_t align_pages);
+GM_INTERNAL void gm__mheap_free_span(gm_span *s);
+/* Extend large span s in place to hold size bytes if the pages after it
+ * are free (realloc). */
+GM_INTERNAL bool gm__mheap_grow_span(gm_span *s, size_t size);
+GM_INTERNAL void gm__mheap_scavenge_all(void);
+GM_INTERNAL uint64_t *gm__bitsalloc(unsigned nwords); /* 4 bitmaps, zeroed; heap lock */
+GM_INTERNAL void gm__bitsfree(uint64_t *bits, unsigned nwords); /* heap lock */
+
+/* ---- malloc.c ----------------------------------------------------------- */
+
+GM_INTERNAL void gm__init_slow(void);
+GM_INTERNAL extern int gm__inited;
+static inline void gm__ensure_init(void) {
+    if (GM_UNLIKELY(!__atomic_load_n(&gm__inited, __ATOMIC_ACQUIRE))) gm__init_slow();
+}
+/* Go's mallocgc: the one entry for small and large objects. */
+GM_INTERNAL void *gm__mallocgc(size_t size, bool noscan, bool needzero);
+GM_INTERNAL void *gm__malloc_aligned(size_t size, size_t align);
+
+static inline int gm__size_to_class(size_t size) {
+    if (size <= GM_SMALL_SIZE_MAX - 8)
+        return gm__size_to_class8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
+    return gm__size_to_class128[(size - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
+                                GM_LARGE_SIZE_DIV];
+}
+
+/* ---- mstats.c ----------------------------------------------------------- */
+
+/* Counters moved out of caches of exited threads, and frees made by threads
+ * with no cache. gm__allcaches_lock. */
+typedef struct gm_flushedstats {
+    uint64_t nmalloc[GM_NUM_SPANCLASSES];
+    uint64_t nfree[GM_NUM_SPANCLASSES];
+} gm_flushedstats;
+GM_INTERNAL extern gm_mutex gm__allcaches_lock;
+GM_INTERNAL extern gm_mcache *gm__allcaches;
+GM_INTERNAL extern gm_flushedstats gm__flushed;
+GM_INTERNAL extern uint64_t gm__nocache_nfree[GM_NUM_SPANCLASSES]; /* atomic adds */
+
+/* ---- options.c ---------------------------------------------------------- */
+
+typedef struct gm_options {
+    uint64_t retain_min;     /* GOMALLOC_RETAIN: free bytes kept backed */
+    uint64_t retain_percent; /* GOMALLOC_RETAIN_PERCENT: of heap in use */
+} gm_options;
+GM_INTERNAL extern gm_options gm__opts;
+GM_INTERNAL void gm__options_init(void);
+/* Parses Go's byte syntax ("512MiB", "1G", "4096"); false if malformed. */
+GM_INTERNAL bool gm__parse_bytes(const char *s, uint64_t *out);
+
+#endif /* GM_INTERNAL_H */

@@ -1,0 +1,39 @@
+/*
+ * Futex-based mutex (Go's lock_futex.go). See malloc.c for the design.
+ * The fast paths are inline in internal.h; this file holds the contended
+ * paths. A lock is one int: 0 unlocked, 1 locked, 2 locked with waiters.
+ * Spins briefly first: the critical sections in gomalloc are short.
+ */
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum { SPIN = 64, YIELDS = 2 };
+
+static void futex_wait(int *addr, int val) {
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake1(int *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void gm__lock_slow(gm_mutex *m) {
+    for (int i = 0; i < SPIN + YIELDS; i++) {
+        int expected = 0;
+        if (__atomic_load_n(&m->state, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&m->state, &expected, 1, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        if (i < SPIN) __builtin_ia32_pause();
+        else sched_yield();
+    }
+    /* Mark the lock contended; whoever unlocks will wake us. */
+    while (__atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE) != 0)
+        futex_wait(&m->state, 2);
+}
+
+void gm__unlock_slow(gm_mutex *m) { futex_wake1(&m->state); }

@@ -1,0 +1,186 @@
+/*
+ * Per-thread caches (Go's mcache.go; Go has one per P, we have one per
+ * thread). See malloc.c for the overview.
+ *
+ * A thread starts with gm__tls_mcache pointing at gm__empty_mcache, whose
+ * every span is gm__emptyspan (alloc_cache == 0), so the first allocation
+ * of each class falls into the slow path, which creates the real cache.
+ * When a thread exits, a pthread key destructor returns its spans to the
+ * central lists, moves its counters into gm__flushed and puts the cache on
+ * a reuse list: nothing is stranded with a dead thread.
+ */
+#include <pthread.h>
+
+#include "internal.h"
+
+#define EMPTY8 &gm__emptyspan, &gm__emptyspan, &gm__emptyspan, &gm__emptyspan, \
+               &gm__emptyspan, &gm__emptyspan, &gm__emptyspan, &gm__emptyspan
+gm_mcache gm__empty_mcache = {.alloc = {
+    EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8,
+    EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8, EMPTY8}};
+_Static_assert(GM_NUM_SPANCLASSES == 17 * 8, "EMPTY8 count must match span classes");
+
+__thread gm_mcache *gm__tls_mcache __attribute__((tls_model("initial-exec"))) =
+    &gm__empty_mcache;
+
+static pthread_key_t cache_key;
+static gm_mcache *reuse_list; /* heap lock */
+
+static void mcache_thread_exit(void *v) {
+    gm_mcache *c = v;
+    gm__mcache_release_all(c);
+    gm__lock(&gm__allcaches_lock);
+    for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
+        gm__flushed.nmalloc[i] += c->nmalloc[i];
+        gm__flushed.nfree[i] += c->nfree[i];
+        GM_STORE(&c->nmalloc[i], 0);
+        GM_STORE(&c->nfree[i], 0);
+    }
+    if (c->prev_all) c->prev_all->next_all = c->next_all;
+    else gm__allcaches = c->next_all;
+    if (c->next_all) c->next_all->prev_all = c->prev_all;
+    gm__unlock(&gm__allcaches_lock);
+    gm__lock(&gm__heap_lock);
+    c->next_free = reuse_list;
+    reuse_list = c;
+    gm__heapstats.mcache_inuse -= sizeof *c;
+    gm__unlock(&gm__heap_lock);
+    gm__tls_mcache = &gm__empty_mcache;
+}
+
+void gm__mcache_thread_init(void) {
+    if (pthread_key_create(&cache_key, mcache_thread_exit) != 0)
+        gm__fatal("pthread_key_create failed", NULL);
+}
+
+gm_mcache *gm__mcache_acquire(void) {
+    gm__ensure_init();
+    gm__lock(&gm__heap_lock);
+    gm_mcache *c = reuse_list;
+    if (c) reuse_list = c->next_free;
+    else c = gm__fixalloc_alloc(&gm__cachealloc);
+    if (c) gm__heapstats.mcache_inuse += sizeof *c;
+    gm__unlock(&gm__heap_lock);
+    if (!c) return NULL;
+    for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
+        c->alloc[i] = &gm__emptyspan;
+        c->partial[i] = c->partial_tail[i] = NULL;
+    }
+    c->next_free = NULL;
+    gm__lock(&gm__allcaches_lock);
+    c->prev_all = NULL;
+    c->next_all = gm__allcaches;
+    if (gm__allcaches) gm__allcaches->prev_all = c;
+    gm__allcaches = c;
+    gm__unlock(&gm__allcaches_lock);
+    gm__tls_mcache = c;
+    pthread_setspecific(cache_key, c);
+    return c;
+}
+
+void gm__mcache_flush_stats(gm_mcache *c, int spc) {
+    gm_span *s = c->alloc[spc];
+    if (s == &gm__emptyspan) return;
+    uint32_t n = s->alloc_count - s->alloc_count_base;
+    if (n) GM_STORE(&c->nmalloc[spc], c->nmalloc[spc] + n);
+    GM_STORE(&s->alloc_count_base, s->alloc_count);
+}
+
+/* The owner's partial queue is FIFO: a span waits there the longest time
+ * before reuse, collecting more frees, so fewer refills are needed. */
+static void partial_push(gm_mcache *c, gm_span *s) {
+    int spc = s->spanclass;
+    s->next = NULL;
+    if (c->partial[spc]) c->partial_tail[spc]->next = s;
+    else c->partial[spc] = s;
+    c->partial_tail[spc] = s;
+}
+
+static gm_span *partial_pop(gm_mcache *c, int spc) {
+    gm_span *s = c->partial[spc];
+    if (s) {
+        c->partial[spc] = s->next;
+        s->next = NULL;
+    }
+    return s;
+}
+
+/* s, c's span, has no free slot: hold it as owned-full (owner = c | 1). If
+ * remote frees raced in, take it back and return true: s is usable. */
+static bool retire_full(gm_mcache *c, gm_span *s) {
+    uintptr_t tagged = (uintptr_t)c | GM_OWNER_FULL_TAG;
+    GM_STORE_SC(&s->state, GM_SPAN_OWNED);
+    GM_STORE_SC(&s->owner, tagged);
+    if (!gm__span_has_remote_frees(s)) return false;
+    return __atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
+           gm__span_fold(s) > 0;
+}
+
+static gm_span *make_active(gm_mcache *c, int spc, gm_span *s) {
+    GM_STORE_SC(&s->state, GM_SPAN_CACHED);
+    GM_STORE(&s->alloc_count_base, s->alloc_count);
+    GM_STORE(&c->alloc[spc], s);
+    return s;
+}
+
+bool gm__mcache_claim_full(gm_mcache *c, gm_span *s) {
+    uintptr_t tagged = (uintptr_t)c | GM_OWNER_FULL_TAG;
+    if (!__atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return false;
+    partial_push(c, s);
+    return true;
+}
+
+/* Go's mcache.refill: the current span of the class is exhausted. In order:
+ * fold the frees it has received (a local sweep); take a span from our own
+ * partial list; take one from the mcentral; grow the heap. */
+gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
+    gm_span *s = c->alloc[spc];
+    if (s != &gm__emptyspan) {
+        gm__mcache_flush_stats(c, spc);
+        if (gm__span_has_frees(s) && gm__span_fold(s)) return make_active(c, spc, s);
+        GM_STORE(&c->alloc[spc], &gm__emptyspan);
+        if (retire_full(c, s)) return make_active(c, spc, s);
+    }
+    while ((s = partial_pop(c, spc)) != NULL)
+        if (gm__span_fold(s) || retire_full(c, s)) return make_active(c, spc, s);
+    s = gm__mcentral_cache_span(&gm__central[spc], c);
+    return s ? make_active(c, spc, s) : NULL;
+}
+
+void gm__mcache_release_all(gm_mcache *c) {
+    for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
+        gm_span *s = c->alloc[spc];
+        if (s != &gm__emptyspan) {
+            gm__mcache_flush_stats(c, spc);
+            GM_STORE(&c->alloc[spc], &gm__emptyspan);
+            gm__mcentral_uncache_span(&gm__central[spc], s);
+        }
+        while ((s = partial_pop(c, spc)) != NULL)
+            gm__mcentral_uncache_span(&gm__central[spc], s);
+    }
+}
+
+void gm__mcache_reclaim_own(void) {
+    gm_mcache *c = gm__tls_mcache;
+    if (c == &gm__empty_mcache) return;
+    for (int spc = 2; spc < GM_NUM_SPANCLASSES; spc++) {
+        gm_span *s, *keep = NULL;
+        while ((s = partial_pop(c, spc)) != NULL) {
+            if (gm__span_fold(s) != s->nelems) {
+                s->next = keep;
+                keep = s;
+                continue;
+            }
+            GM_STORE_SC(&s->owner, 0);
+            GM_STORE_SC(&s->state, GM_SPAN_FREE);
+            gm__mheap_free_span(s);
+        }
+        while ((s = keep) != NULL) {
+            keep = s->next;
+            partial_push(c, s);
+        }
+    }
+}

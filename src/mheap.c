@@ -1,0 +1,209 @@
+/*
+ * The page heap (Go's mheap.go). See malloc.c for the overview.
+ *
+ * mheap owns the arenas, the page allocator (mpagealloc.c), span structs
+ * and span bitmaps. One lock, gm__heap_lock, covers all of it and is held
+ * only for page operations: the per-class central lists have their own
+ * locks, and the allocation fast path takes none.
+ *
+ * Lock order: central lock -> heap lock. Never the reverse; code that needs
+ * both while holding the heap lock drops it first (see alloc_span/reclaim).
+ *
+ * Arenas: 64 MiB of address space each, reserved PROT_NONE and made ready
+ * whole when the page allocator runs out, at hints growing from
+ * 0xc000000000 so the heap stays contiguous as Go's does. gm__arenas maps
+ * addr >> 26 to the arena's metadata; it is a 32 MiB array in .bss, so only
+ * the few entries in use ever become resident.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+gm_heap_arena *gm__arenas[GM_ARENA_L1_ENTRIES];
+gm_heap_arena *gm__arena_first, *gm__arena_last;
+gm_mutex gm__heap_lock = GM_MUTEX_INIT;
+gm_heapstats gm__heapstats;
+gm_fixalloc gm__spanalloc;
+gm_fixalloc gm__cachealloc;
+static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; heap lock */
+static uintptr_t arena_hint = GM_ARENA_HINT;           /* heap lock */
+
+void gm__mheap_init(void) {
+    gm__fixalloc_init(&gm__spanalloc, sizeof(gm_span), &gm__heapstats.mspan_sys);
+    gm__fixalloc_init(&gm__cachealloc, sizeof(gm_mcache), &gm__heapstats.mcache_sys);
+    for (unsigned w = 1; w <= GM_MAX_BITMAP_WORDS; w++)
+        gm__fixalloc_init(&bitsalloc[w], 4 * w * sizeof(uint64_t), &gm__heapstats.gc_sys);
+}
+
+uint64_t *gm__bitsalloc(unsigned nwords) { return gm__fixalloc_alloc(&bitsalloc[nwords]); }
+void gm__bitsfree(uint64_t *bits, unsigned nwords) { gm__fixalloc_free(&bitsalloc[nwords], bits); }
+
+/* Reserves n bytes aligned to GM_ARENA_BYTES, at the hint if possible. */
+static void *reserve_arenas(size_t n) {
+    void *p = gm__sys_reserve((void *)arena_hint, n);
+    if (p && ((uintptr_t)p & (GM_ARENA_BYTES - 1)) == 0) return p;
+    if (p) gm__sys_free(p, n);
+    /* Over-reserve and trim to alignment. */
+    size_t big = n + GM_ARENA_BYTES;
+    char *q = gm__sys_reserve(NULL, big);
+    if (!q) return NULL;
+    uintptr_t a = ((uintptr_t)q + GM_ARENA_BYTES - 1) & ~(GM_ARENA_BYTES - 1);
+    if (a > (uintptr_t)q) gm__sys_free(q, a - (uintptr_t)q);
+    uintptr_t end = (uintptr_t)q + big;
+    if (end > a + n) gm__sys_free((void *)(a + n), end - (a + n));
+    return (void *)a;
+}
+
+static void insert_arena(gm_heap_arena *ha) {
+    gm_heap_arena *after = gm__arena_last;
+    while (after && after->base > ha->base) after = after->prev;
+    ha->prev = after;
+    ha->next = after ? after->next : gm__arena_first;
+    if (ha->next) ha->next->prev = ha;
+    else gm__arena_last = ha;
+    if (after) after->next = ha;
+    else gm__arena_first = ha;
+}
+
+/* Adds arenas for at least npages pages. Heap lock. */
+static bool mheap_grow(size_t npages) {
+    size_t narenas = (npages + GM_PAGES_PER_ARENA - 1) / GM_PAGES_PER_ARENA;
+    size_t n = narenas * GM_ARENA_BYTES;
+    if (narenas == 0 || n / GM_ARENA_BYTES != narenas) return false;
+    char *p = reserve_arenas(n);
+    if (!p) return false;
+    if ((uintptr_t)p + n > ((uintptr_t)1 << GM_ADDR_BITS) || !gm__sys_map(p, n)) {
+        gm__sys_free(p, n);
+        return false;
+    }
+    for (size_t i = 0; i < narenas; i++) {
+        gm_heap_arena *ha = gm__persistent_alloc(sizeof *ha, &gm__heapstats.other_sys);
+        if (!ha) return false; /* arenas already added stay usable */
+        ha->base = (uintptr_t)p + i * GM_ARENA_BYTES;
+        gm__pages_add_arena(ha);
+        insert_arena(ha);
+        GM_STORE_REL(&gm__arenas[ha->base >> GM_ARENA_SHIFT], ha);
+        gm__heapstats.heap_sys += GM_ARENA_BYTES;
+        gm__heapstats.heap_released += GM_ARENA_BYTES;
+    }
+    arena_hint = (uintptr_t)p + n;
+    return true;
+}
+
+static void set_spans(uintptr_t base, size_t npages, gm_span *s) {
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t a = base + i * GM_PAGE_SIZE;
+        gm_heap_arena *ha = gm__arenas[a >> GM_ARENA_SHIFT];
+        GM_STORE(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)], s);
+    }
+}
+
+/* Takes free pages and makes a span of them. Heap lock. */
+static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) {
+    gm_span *s = gm__fixalloc_alloc(&gm__spanalloc);
+    if (!s) return NULL;
+    bool dirty;
+    size_t scav = gm__pages_alloc(addr, npages, &dirty);
+    if (scav) gm__sys_used((void *)addr, npages * GM_PAGE_SIZE);
+    s->base = addr;
+    s->npages = npages;
+    s->spanclass = (uint8_t)spanclass;
+    s->needzero = dirty;
+    if (spanclass >= 2 && !gm__span_init_small(s, spanclass)) {
+        gm__pages_free(addr, npages);
+        gm__fixalloc_free(&gm__spanalloc, s);
+        return NULL;
+    }
+    if (spanclass < 2) {
+        s->nelems = 1;
+        s->state = GM_SPAN_LARGE;
+        gm__heapstats.nlarge_alloc++;
+        gm__heapstats.large_alloc_bytes += npages * GM_PAGE_SIZE;
+    }
+    gm__heapstats.heap_released -= scav * GM_PAGE_SIZE;
+    gm__heapstats.heap_free_dirty -= (npages - scav) * GM_PAGE_SIZE;
+    gm__heapstats.heap_inuse += npages * GM_PAGE_SIZE;
+    gm__heapstats.nspans_inuse++;
+    set_spans(addr, npages, s);
+    return s;
+}
+
+gm_span *gm__mheap_alloc_span(size_t npages, int spanclass, size_t align_pages) {
+    if (npages == 0 || npages > ((uintptr_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) return NULL;
+    gm__lock(&gm__heap_lock);
+    uintptr_t addr = gm__pages_find(npages, align_pages);
+    if (!addr) {
+        /* Before growing, return spans emptied by frees to the page heap
+         * (Go's mheap.reclaim). Needs the central locks: drop ours. */
+        gm__unlock(&gm__heap_lock);
+        gm__mcache_reclaim_own();
+        gm__mcentral_reclaim();
+        gm__lock(&gm__heap_lock);
+        addr = gm__pages_find(npages, align_pages);
+        if (!addr && mheap_grow(npages + align_pages - 1))
+            addr = gm__pages_find(npages, align_pages);
+    }
+    gm_span *s = addr ? alloc_span_locked(addr, npages, spanclass) : NULL;
+    gm__unlock(&gm__heap_lock);
+    return s;
+}
+
+/* Free bytes kept backed before the scavenger returns pages. Heap lock. */
+static uint64_t retain_target(void) {
+    uint64_t pct = gm__heapstats.heap_inuse / 100 * gm__opts.retain_percent;
+    return pct > gm__opts.retain_min ? pct : gm__opts.retain_min;
+}
+
+static void scavenge_locked(uint64_t bytes) {
+    size_t r = gm__pages_scavenge(bytes);
+    gm__heapstats.heap_released += r;
+    gm__heapstats.heap_free_dirty -= r;
+}
+
+void gm__mheap_free_span(gm_span *s) {
+    gm__lock(&gm__heap_lock);
+    set_spans(s->base, s->npages, NULL);
+    gm__pages_free(s->base, s->npages);
+    if (s->spanclass < 2) {
+        gm__heapstats.nlarge_free++;
+        gm__heapstats.large_free_bytes += s->npages * GM_PAGE_SIZE;
+    }
+    if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
+    gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
+    gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
+    gm__heapstats.nspans_inuse--;
+    memset(s, 0, sizeof *s);
+    gm__fixalloc_free(&gm__spanalloc, s);
+    /* The scavenger, run inline: with 1/8 slack so that a heap hovering at
+     * the target does not madvise on every free. */
+    uint64_t target = retain_target();
+    if (gm__heapstats.heap_free_dirty > target + target / 8)
+        scavenge_locked(gm__heapstats.heap_free_dirty - target);
+    gm__unlock(&gm__heap_lock);
+}
+
+bool gm__mheap_grow_span(gm_span *s, size_t size) {
+    size_t npages = size / GM_PAGE_SIZE + (size % GM_PAGE_SIZE != 0);
+    size_t extra = npages - s->npages;
+    uintptr_t end = s->base + s->npages * GM_PAGE_SIZE;
+    gm__lock(&gm__heap_lock);
+    bool ok = gm__pages_range_free(end, extra);
+    if (ok) {
+        bool dirty;
+        size_t scav = gm__pages_alloc(end, extra, &dirty);
+        gm__heapstats.heap_released -= scav * GM_PAGE_SIZE;
+        gm__heapstats.heap_free_dirty -= (extra - scav) * GM_PAGE_SIZE;
+        gm__heapstats.heap_inuse += extra * GM_PAGE_SIZE;
+        gm__heapstats.large_alloc_bytes += extra * GM_PAGE_SIZE;
+        set_spans(end, extra, s);
+        s->npages = npages;
+    }
+    gm__unlock(&gm__heap_lock);
+    return ok;
+}
+
+void gm__mheap_scavenge_all(void) {
+    gm__lock(&gm__heap_lock);
+    scavenge_locked(UINT64_MAX);
+    gm__unlock(&gm__heap_lock);
+}

@@ -1,0 +1,113 @@
+/*
+ * MemStats (Go's mstats.go). See malloc.c for the overview.
+ *
+ * Object counts live where they are cheapest to keep: each cache counts
+ * the frees its thread makes (nfree) and, per cached span, the mallocs since
+ * the span was cached or folded (alloc_count - alloc_count_base, flushed to
+ * nmalloc at refill). Exiting threads move their counts to gm__flushed;
+ * large objects are counted by the heap under its lock. gm_read_memstats
+ * adds everything up without stopping anyone: exact for the calling thread
+ * and for threads that are not allocating at that moment.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+gm_mutex gm__allcaches_lock = GM_MUTEX_INIT;
+gm_mcache *gm__allcaches;
+gm_flushedstats gm__flushed;
+uint64_t gm__nocache_nfree[GM_NUM_SPANCLASSES];
+
+/* Mallocs of one cache not yet flushed into its nmalloc[]. */
+static uint64_t cached_mallocs(gm_mcache *c, int spc) {
+    gm_span *s = GM_LOAD(&c->alloc[spc]);
+    if (s == &gm__emptyspan) return 0;
+    uint32_t count = GM_LOAD(&s->alloc_count), base = GM_LOAD(&s->alloc_count_base);
+    /* A span changing hands under us can look inconsistent: ignore it. */
+    return count >= base ? count - base : 0;
+}
+
+static void count_objects(uint64_t *nmalloc, uint64_t *nfree) {
+    gm__lock(&gm__allcaches_lock);
+    for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
+        nmalloc[spc] = gm__flushed.nmalloc[spc];
+        nfree[spc] = gm__flushed.nfree[spc] + GM_LOAD(&gm__nocache_nfree[spc]);
+    }
+    for (gm_mcache *c = gm__allcaches; c; c = c->next_all) {
+        for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
+            nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
+            nfree[spc] += GM_LOAD(&c->nfree[spc]);
+        }
+    }
+    gm__unlock(&gm__allcaches_lock);
+}
+
+void gm_read_memstats(gm_memstats *m) {
+    gm__ensure_init();
+    uint64_t nmalloc[GM_NUM_SPANCLASSES], nfree[GM_NUM_SPANCLASSES];
+    count_objects(nmalloc, nfree);
+    memset(m, 0, sizeof *m);
+    for (int cls = 1; cls < GM_NUM_CLASSES; cls++) {
+        uint64_t size = gm__class_to_size[cls];
+        gm_memstats_by_size *b = &m->by_size[cls];
+        b->size = (uint32_t)size;
+        b->mallocs = nmalloc[2 * cls] + nmalloc[2 * cls + 1];
+        b->frees = nfree[2 * cls] + nfree[2 * cls + 1];
+        m->mallocs += b->mallocs;
+        m->frees += b->frees;
+        m->total_alloc += b->mallocs * size;
+        m->heap_alloc += (b->mallocs - b->frees) * size;
+    }
+    gm__lock(&gm__heap_lock);
+    gm_heapstats h = gm__heapstats;
+    m->mspan_inuse = gm__spanalloc.inuse;
+    gm__unlock(&gm__heap_lock);
+    m->mallocs += h.nlarge_alloc;
+    m->frees += h.nlarge_free;
+    m->total_alloc += h.large_alloc_bytes;
+    m->heap_alloc += h.large_alloc_bytes - h.large_free_bytes;
+    m->alloc = m->heap_alloc;
+    m->heap_objects = m->mallocs - m->frees;
+    m->heap_sys = h.heap_sys;
+    m->heap_inuse = h.heap_inuse;
+    m->heap_idle = h.heap_sys - h.heap_inuse;
+    m->heap_released = h.heap_released;
+    m->mspan_sys = GM_LOAD(&gm__heapstats.mspan_sys);
+    m->mcache_inuse = h.mcache_inuse;
+    m->mcache_sys = GM_LOAD(&gm__heapstats.mcache_sys);
+    m->gc_sys = GM_LOAD(&gm__heapstats.gc_sys);
+    m->other_sys = GM_LOAD(&gm__heapstats.other_sys);
+    m->sys = m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys +
+             m->buck_hash_sys + m->gc_sys + m->other_sys;
+}
+
+int gm_span_inspect(const void *p, gm_span_info *info) {
+    gm_span *s = gm__span_of((uintptr_t)p);
+    if (!s) return -1;
+    memset(info, 0, sizeof *info);
+    info->base = s->base;
+    info->npages = s->npages;
+    info->size_class = s->spanclass >> 1;
+    info->span_class = s->spanclass;
+    info->state = GM_LOAD(&s->state);
+    info->needzero = s->needzero;
+    if (s->spanclass < 2) {
+        info->elemsize = s->npages * GM_PAGE_SIZE;
+        info->nelems = 1;
+        info->object_base = s->base;
+        return 0;
+    }
+    info->elemsize = s->elemsize;
+    info->nelems = s->nelems;
+    info->freeindex = GM_LOAD(&s->freeindex);
+    info->alloc_count = GM_LOAD(&s->alloc_count);
+    info->alloc_cache = s->alloc_cache;
+    info->object_index = gm__span_slot(s, (uintptr_t)p);
+    info->object_base = s->base + (uintptr_t)info->object_index * s->elemsize;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        info->alloc_bits[w] = GM_LOAD(&s->alloc_bits[w]);
+        info->gcmark_bits[w] = GM_LOAD(&s->gcmark_bits[w]);
+        info->freed_bits[w] = GM_LOAD(&s->local_free[w]) | GM_LOAD(&s->remote_free[w]);
+    }
+    return 0;
+}
