@@ -111,9 +111,12 @@ struct gm_fixalloc {
     size_t chunk_left;  /* bytes left in the chunk */
     uint64_t inuse;     /* bytes handed out and not freed */
     uint64_t *sys;      /* stat charged with chunk bytes */
+    bool zero;          /* zero reused objects (fresh chunks are zero anyway) */
 };
-GM_INTERNAL void gm__fixalloc_init(gm_fixalloc *f, size_t size, uint64_t *sys_stat);
-GM_INTERNAL void *gm__fixalloc_alloc(gm_fixalloc *f); /* zeroed; NULL if OOM */
+GM_INTERNAL void gm__fixalloc_init(gm_fixalloc *f, size_t size, uint64_t *sys_stat, bool zero);
+/* NULL if OOM. A reused object is zeroed if f->zero, else only its first
+ * word (the free-list link) is garbage. */
+GM_INTERNAL void *gm__fixalloc_alloc(gm_fixalloc *f);
 GM_INTERNAL void gm__fixalloc_free(gm_fixalloc *f, void *p);
 /* Never-freed bump allocation for metadata (arena index, summaries). */
 GM_INTERNAL void *gm__persistent_alloc(size_t size, uint64_t *sys_stat);
@@ -160,8 +163,9 @@ struct gm_span {
     uint64_t alloc_cache;  /* ~alloc_bits shifted so bit 0 is freeindex; owner only */
     uint32_t freeindex;    /* slots below it are allocated; owner writes (relaxed),
                               remote freers read (acquire) */
-    uint32_t alloc_count;  /* CACHED: objects allocated as of the last fold plus
-                              allocations since; owner writes (relaxed), memstats reads */
+    uint32_t alloc_count;  /* objects allocated as of the last fold; allocations since
+                              are not counted on the fast path: gm__span_alloc_count()
+                              derives the live count. Folder writes (relaxed) */
     uintptr_t base;        /* first byte; set at init under the heap lock, then immutable */
     uint32_t elemsize;     /* object size (0 for large spans: use npages) */
     uint32_t divmul;       /* ceil(2^32 / elemsize): slot = (off * divmul) >> 32 */
@@ -185,8 +189,8 @@ struct gm_span {
     gm_span *next, *prev;  /* mcentral list links (central lock), or the owner's
                               partial queue (next only; owner only) */
     uint32_t sweepgen;     /* for the collector (Go's sweepgen rules); unused yet */
-    uint32_t alloc_count_base; /* alloc_count when last cached or folded: mallocs since
-                                  then = alloc_count - base; owner only */
+    uint32_t alloc_count_base; /* gm__span_alloc_count() when last cached or folded:
+                                  mallocs since then = count now - base; owner writes */
 };
 
 GM_INTERNAL extern gm_span gm__emptyspan; /* never allocatable: alloc_cache == 0 */
@@ -201,6 +205,10 @@ GM_INTERNAL uint32_t gm__span_next_free_index(gm_span *s);
  * Returns the number of free slots. */
 GM_INTERNAL uint32_t gm__span_fold(gm_span *s);
 GM_INTERNAL bool gm__span_has_remote_frees(gm_span *s);
+/* Objects allocated now: nelems minus the free slots left at and after
+ * freeindex (frees not yet folded are not subtracted). Any thread (relaxed
+ * reads); exact when the owner is not allocating. */
+GM_INTERNAL uint32_t gm__span_alloc_count(const gm_span *s);
 GM_INTERNAL bool gm__span_has_frees(gm_span *s);
 GM_INTERNAL void gm__span_check(gm_span *s); /* debug level 3 */
 
@@ -252,7 +260,8 @@ struct gm_mcentral {
     int spanclass;
     gm_span partial;   /* sentinel: uncached spans with free slots */
     gm_span full;      /* sentinel: uncached spans with no free slot known */
-    uint64_t npartial; /* list lengths; central lock */
+    uint64_t npartial; /* list lengths; central lock (npartial stored relaxed:
+                          reclaim reads it unlocked as a hint) */
     uint64_t nfull;
 } __attribute__((aligned(GM_CACHELINE)));
 
@@ -295,6 +304,7 @@ GM_INTERNAL bool gm__pages_range_free(uintptr_t addr, size_t npages);
  * addresses first. Returns bytes released. Heap lock. */
 GM_INTERNAL size_t gm__pages_scavenge(size_t bytes);
 GM_INTERNAL void gm__pages_add_arena(gm_heap_arena *ha);
+GM_INTERNAL void gm__pages_check(void); /* debug level 3: summaries, bitmaps, order */
 /* Bit helpers shared with the span bitmaps. */
 GM_INTERNAL void gm__bits_set_range(uint64_t *w, size_t from, size_t n);
 GM_INTERNAL void gm__bits_clear_range(uint64_t *w, size_t from, size_t n);
@@ -321,8 +331,9 @@ GM_INTERNAL extern gm_heap_arena *gm__arena_first, *gm__arena_last;
 
 /* Span for any address inside the heap, or NULL. A few loads, no lock. */
 static inline gm_span *gm__span_of(uintptr_t a) {
-    if (GM_UNLIKELY(a >> GM_ADDR_BITS)) return NULL;
-    gm_heap_arena *ha = GM_LOAD(&gm__arenas[a >> GM_ARENA_SHIFT]);
+    /* Masked, not range-checked: a wild pointer above 2^48 aliases a real
+     * arena, and callers then reject it by its offset in the span. */
+    gm_heap_arena *ha = GM_LOAD(&gm__arenas[(a >> GM_ARENA_SHIFT) & (GM_ARENA_L1_ENTRIES - 1)]);
     if (!ha) return NULL;
     return GM_LOAD(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
 }

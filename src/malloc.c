@@ -83,8 +83,13 @@
  *  fast path           none (owner thread's cache and span)
  *  span fold           owner thread, or the central lock if uncached
  *  mcentral lists      central lock (one per span class)
- *  pages, spans, bits  heap lock; order: central -> heap
- *  cache list, stats   gm__allcaches_lock
+ *  pages, spans, bits  heap lock
+ *  cache list, stats   gm__allcaches_lock (also held while a cache's current
+ *                      spans are given back, so MemStats can read them)
+ *  lock order          allcaches -> central -> heap
+ *  span structs are type-stable (never unmapped): a remote freer may read
+ *  owner/state/spanclass of a span recycled under it; those fields are only
+ *  written atomically, and every decision is re-checked under a lock.
  *
  * Alignment
  * ---------
@@ -125,7 +130,6 @@ static void *oom(void) {
 }
 
 static inline void *span_take(gm_span *s, uint32_t idx) {
-    GM_STORE(&s->alloc_count, s->alloc_count + 1);
     return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 }
 
@@ -175,7 +179,7 @@ void *gm_malloc(size_t size) {
         if (GM_LIKELY(cache != 0)) {
             unsigned t = (unsigned)__builtin_ctzll(cache);
             uint32_t idx = s->freeindex + t;
-            s->alloc_cache = (cache >> t) >> 1;
+            GM_STORE(&s->alloc_cache, (cache >> t) >> 1);
             GM_STORE(&s->freeindex, idx + 1);
             return span_take(s, idx);
         }
@@ -195,7 +199,8 @@ void *gm_calloc(size_t count, size_t size) {
 static gm_span *object_span(const void *p, uint32_t *slot) {
     uintptr_t a = (uintptr_t)p;
     gm_span *s = gm__span_of(a);
-    if (!s) gm__fatal("free of pointer not allocated by gomalloc", p);
+    if (!s || a - s->base >= s->npages * GM_PAGE_SIZE)
+        gm__fatal("free of pointer not allocated by gomalloc", p);
     if (s->spanclass < 2) {
         if (a != s->base) gm__fatal("free of interior pointer", p);
         *slot = 0;
@@ -277,7 +282,8 @@ void gm_free(void *p) {
         if (GM_LIKELY((uintptr_t)idx * s->elemsize == off && !(lf & bit) &&
                       (idx < s->freeindex || (s->alloc_bits[w] & bit)))) {
             GM_STORE(&s->local_free[w], lf | bit);
-            GM_STORE(&c->nfree[s->spanclass], c->nfree[s->spanclass] + 1);
+            uint64_t *nfree = &c->nfree[s->spanclass];
+            GM_STORE(nfree, *nfree + 1);
             return;
         }
     }
@@ -370,7 +376,7 @@ size_t gm_usable_size(const void *p) {
     if (!p) return 0;
     uintptr_t a = (uintptr_t)p;
     gm_span *s = gm__span_of(a);
-    if (!s) return 0;
+    if (!s || a - s->base >= s->npages * GM_PAGE_SIZE) return 0;
     if (s->spanclass < 2) return s->base + s->npages * GM_PAGE_SIZE - a;
     uint32_t idx = gm__span_slot(s, a);
     if (idx >= s->nelems) return 0;
@@ -380,7 +386,11 @@ size_t gm_usable_size(const void *p) {
 void gm_release_memory(void) {
     gm__ensure_init();
     gm_mcache *c = gm__tls_mcache;
-    if (c != &gm__empty_mcache) gm__mcache_release_all(c);
+    if (c != &gm__empty_mcache) {
+        gm__lock(&gm__allcaches_lock);
+        gm__mcache_release_all(c);
+        gm__unlock(&gm__allcaches_lock);
+    }
     gm__mcentral_reclaim();
     gm__mheap_scavenge_all();
 }

@@ -28,8 +28,8 @@ static gm_mcache *reuse_list; /* heap lock */
 
 static void mcache_thread_exit(void *v) {
     gm_mcache *c = v;
-    gm__mcache_release_all(c);
     gm__lock(&gm__allcaches_lock);
+    gm__mcache_release_all(c);
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
         gm__flushed.nmalloc[i] += c->nmalloc[i];
         gm__flushed.nfree[i] += c->nfree[i];
@@ -81,9 +81,9 @@ gm_mcache *gm__mcache_acquire(void) {
 void gm__mcache_flush_stats(gm_mcache *c, int spc) {
     gm_span *s = c->alloc[spc];
     if (s == &gm__emptyspan) return;
-    uint32_t n = s->alloc_count - s->alloc_count_base;
+    uint32_t now = gm__span_alloc_count(s), n = now - s->alloc_count_base;
     if (n) GM_STORE(&c->nmalloc[spc], c->nmalloc[spc] + n);
-    GM_STORE(&s->alloc_count_base, s->alloc_count);
+    GM_STORE(&s->alloc_count_base, now);
 }
 
 /* The owner's partial queue is FIFO: a span waits there the longest time
@@ -150,6 +150,8 @@ gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
     return s ? make_active(c, spc, s) : NULL;
 }
 
+/* Caller holds gm__allcaches_lock: MemStats reads the caches' current
+ * spans under it, and this is the only place they are freed. */
 void gm__mcache_release_all(gm_mcache *c) {
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         gm_span *s = c->alloc[spc];

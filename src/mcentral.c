@@ -56,7 +56,7 @@ static gm_span *mcentral_grow(gm_mcentral *mc) {
 static void push_partial(gm_mcentral *mc, gm_span *s) {
     GM_STORE_SC(&s->state, GM_SPAN_PARTIAL);
     list_push(&mc->partial, s);
-    mc->npartial++;
+    GM_STORE(&mc->npartial, mc->npartial + 1);
 }
 
 static void push_full(gm_mcentral *mc, gm_span *s) {
@@ -70,7 +70,7 @@ gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c) {
     gm_span *s;
     while ((s = mc->partial.next) != &mc->partial) {
         list_remove(s);
-        mc->npartial--;
+        GM_STORE(&mc->npartial, mc->npartial - 1);
         /* Ours to fold once owned by the central lock; a span with no free
          * slot after all (see free_to_full) goes to the full list. */
         if (gm__span_fold(s) == 0) {
@@ -146,7 +146,7 @@ size_t gm__mcentral_reclaim(void) {
             next = s->next;
             if (!gm__span_has_remote_frees(s) || gm__span_fold(s) != s->nelems) continue;
             list_remove(s);
-            mc->npartial--;
+            GM_STORE(&mc->npartial, mc->npartial - 1);
             GM_STORE_SC(&s->state, GM_SPAN_FREE);
             s->next = empty;
             empty = s;

@@ -10,10 +10,11 @@
 
 enum { FIX_CHUNK = 16 << 10, PERSISTENT_CHUNK = 256 << 10 };
 
-void gm__fixalloc_init(gm_fixalloc *f, size_t size, uint64_t *sys_stat) {
+void gm__fixalloc_init(gm_fixalloc *f, size_t size, uint64_t *sys_stat, bool zero) {
     memset(f, 0, sizeof *f);
     f->size = size < sizeof(void *) ? sizeof(void *) : (size + 7) & ~(size_t)7;
     f->sys = sys_stat;
+    f->zero = zero;
 }
 
 void *gm__fixalloc_alloc(gm_fixalloc *f) {
@@ -21,7 +22,7 @@ void *gm__fixalloc_alloc(gm_fixalloc *f) {
     if (f->free_list) {
         p = f->free_list;
         f->free_list = *(void **)p;
-        memset(p, 0, f->size); /* the first word was smashed by the free list */
+        if (f->zero) memset(p, 0, f->size);
     } else {
         if (f->chunk_left < f->size) {
             size_t n = f->size > FIX_CHUNK ? f->size : FIX_CHUNK;

@@ -6,8 +6,9 @@
  * only for page operations: the per-class central lists have their own
  * locks, and the allocation fast path takes none.
  *
- * Lock order: central lock -> heap lock. Never the reverse; code that needs
- * both while holding the heap lock drops it first (see alloc_span/reclaim).
+ * Lock order: allcaches lock -> central lock -> heap lock. Never the
+ * reverse; code that needs a central lock while holding the heap lock drops
+ * the heap lock first (see gm__mheap_alloc_span and reclaim).
  *
  * Arenas: 64 MiB of address space each, reserved PROT_NONE and made ready
  * whole when the page allocator runs out, at hints growing from
@@ -29,10 +30,13 @@ static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; h
 static uintptr_t arena_hint = GM_ARENA_HINT;           /* heap lock */
 
 void gm__mheap_init(void) {
-    gm__fixalloc_init(&gm__spanalloc, sizeof(gm_span), &gm__heapstats.mspan_sys);
-    gm__fixalloc_init(&gm__cachealloc, sizeof(gm_mcache), &gm__heapstats.mcache_sys);
+    /* Span structs are type-stable: a remote freer may still read owner,
+     * state and spanclass of a span just recycled (see free_remote), so they
+     * are reset with atomic stores by span_reset, never by memset. */
+    gm__fixalloc_init(&gm__spanalloc, sizeof(gm_span), &gm__heapstats.mspan_sys, false);
+    gm__fixalloc_init(&gm__cachealloc, sizeof(gm_mcache), &gm__heapstats.mcache_sys, true);
     for (unsigned w = 1; w <= GM_MAX_BITMAP_WORDS; w++)
-        gm__fixalloc_init(&bitsalloc[w], 4 * w * sizeof(uint64_t), &gm__heapstats.gc_sys);
+        gm__fixalloc_init(&bitsalloc[w], 4 * w * sizeof(uint64_t), &gm__heapstats.gc_sys, true);
 }
 
 uint64_t *gm__bitsalloc(unsigned nwords) { return gm__fixalloc_alloc(&bitsalloc[nwords]); }
@@ -98,6 +102,28 @@ static void set_spans(uintptr_t base, size_t npages, gm_span *s) {
     }
 }
 
+/* Every field to its initial value; the ones other threads may read late
+ * with atomic stores. */
+static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass) {
+    GM_STORE(&s->alloc_cache, 0);
+    GM_STORE(&s->freeindex, 0);
+    GM_STORE(&s->alloc_count, 0);
+    s->base = base;
+    s->elemsize = 0;
+    s->divmul = 0;
+    GM_STORE_SC(&s->owner, 0);
+    s->alloc_bits = s->local_free = s->remote_free = s->gcmark_bits = NULL;
+    GM_STORE(&s->spanclass, (uint8_t)spanclass);
+    GM_STORE_SC(&s->state, GM_SPAN_FREE);
+    s->needzero = 0;
+    s->nwords = 0;
+    s->nelems = 0;
+    s->npages = npages;
+    s->next = s->prev = NULL;
+    s->sweepgen = 0;
+    GM_STORE(&s->alloc_count_base, 0);
+}
+
 /* Takes free pages and makes a span of them. Heap lock. */
 static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) {
     gm_span *s = gm__fixalloc_alloc(&gm__spanalloc);
@@ -105,9 +131,7 @@ static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) 
     bool dirty;
     size_t scav = gm__pages_alloc(addr, npages, &dirty);
     if (scav) gm__sys_used((void *)addr, npages * GM_PAGE_SIZE);
-    s->base = addr;
-    s->npages = npages;
-    s->spanclass = (uint8_t)spanclass;
+    span_reset(s, addr, npages, spanclass);
     s->needzero = dirty;
     if (spanclass >= 2 && !gm__span_init_small(s, spanclass)) {
         gm__pages_free(addr, npages);
@@ -116,7 +140,7 @@ static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) 
     }
     if (spanclass < 2) {
         s->nelems = 1;
-        s->state = GM_SPAN_LARGE;
+        GM_STORE_SC(&s->state, GM_SPAN_LARGE);
         gm__heapstats.nlarge_alloc++;
         gm__heapstats.large_alloc_bytes += npages * GM_PAGE_SIZE;
     }
@@ -172,7 +196,8 @@ void gm__mheap_free_span(gm_span *s) {
     gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
     gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
     gm__heapstats.nspans_inuse--;
-    memset(s, 0, sizeof *s);
+    gm__pages_check();
+    span_reset(s, 0, 0, 0);
     gm__fixalloc_free(&gm__spanalloc, s);
     /* The scavenger, run inline: with 1/8 slack so that a heap hovering at
      * the target does not madvise on every free. */

@@ -282,3 +282,20 @@ size_t gm__pages_scavenge(size_t bytes) {
             released += scavenge_chunk(ha, c - 1, bytes - released);
     return released;
 }
+
+void gm__pages_check(void) {
+    if (GOMALLOC_DEBUG < 3) return;
+    for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) {
+        for (size_t c = 0; c < GM_CHUNKS_PER_ARENA; c++) {
+            gm_pallocsum want = gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES);
+            gm_pallocsum have = ha->pages.chunk_sum[c];
+            if (want.start != have.start || want.max != have.max || want.end != have.end)
+                gm__fatal("page chunk summary is stale", (void *)ha->base);
+            for (size_t w = 0; w < GM_CHUNK_WORDS; w++)
+                if (ha->pages.inuse[c][w] & ha->pages.scav[c][w])
+                    gm__fatal("page both in use and scavenged", (void *)ha->base);
+        }
+        if (ha->next && ha->next->base <= ha->base)
+            gm__fatal("arena list out of order", (void *)ha->base);
+    }
+}

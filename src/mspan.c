@@ -59,9 +59,21 @@ uint32_t gm__span_next_free_index(gm_span *s) {
     }
     unsigned t = (unsigned)__builtin_ctzll(cache);
     uint32_t idx = fi + t;
-    s->alloc_cache = (cache >> t) >> 1;
+    GM_STORE(&s->alloc_cache, (cache >> t) >> 1);
     GM_STORE(&s->freeindex, idx + 1);
     return idx;
+}
+
+uint32_t gm__span_alloc_count(const gm_span *s) {
+    uint32_t fi = GM_LOAD(&s->freeindex);
+    uint64_t cache = GM_LOAD(&s->alloc_cache);
+    if (fi >= s->nelems) return s->nelems;
+    /* alloc_cache holds the free slots of freeindex's word from freeindex
+     * on; it is 0 at a word boundary before that word is loaded. */
+    uint32_t freeslots = gm__popcount(cache);
+    unsigned w = fi / 64 + (fi % 64 != 0 || cache != 0);
+    for (; w < s->nwords; w++) freeslots += gm__popcount(~GM_LOAD(&s->alloc_bits[w]));
+    return s->nelems - freeslots;
 }
 
 bool gm__span_has_remote_frees(gm_span *s) {
@@ -106,9 +118,10 @@ uint32_t gm__span_fold(gm_span *s) {
     }
     allocated -= s->nwords * 64 - s->nelems; /* padding bits are always set */
     if (freed_any) s->needzero = 1;
-    s->alloc_cache = ~s->alloc_bits[0];
+    GM_STORE(&s->alloc_cache, ~s->alloc_bits[0]);
     GM_STORE(&s->alloc_count, allocated);
     GM_STORE_REL(&s->freeindex, 0);
+    gm__span_check(s);
     return s->nelems - allocated;
 }
 

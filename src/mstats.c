@@ -22,7 +22,7 @@ uint64_t gm__nocache_nfree[GM_NUM_SPANCLASSES];
 static uint64_t cached_mallocs(gm_mcache *c, int spc) {
     gm_span *s = GM_LOAD(&c->alloc[spc]);
     if (s == &gm__emptyspan) return 0;
-    uint32_t count = GM_LOAD(&s->alloc_count), base = GM_LOAD(&s->alloc_count_base);
+    uint32_t count = gm__span_alloc_count(s), base = GM_LOAD(&s->alloc_count_base);
     /* A span changing hands under us can look inconsistent: ignore it. */
     return count >= base ? count - base : 0;
 }
@@ -83,7 +83,7 @@ void gm_read_memstats(gm_memstats *m) {
 
 int gm_span_inspect(const void *p, gm_span_info *info) {
     gm_span *s = gm__span_of((uintptr_t)p);
-    if (!s) return -1;
+    if (!s || (uintptr_t)p - s->base >= s->npages * GM_PAGE_SIZE) return -1;
     memset(info, 0, sizeof *info);
     info->base = s->base;
     info->npages = s->npages;
@@ -100,8 +100,8 @@ int gm_span_inspect(const void *p, gm_span_info *info) {
     info->elemsize = s->elemsize;
     info->nelems = s->nelems;
     info->freeindex = GM_LOAD(&s->freeindex);
-    info->alloc_count = GM_LOAD(&s->alloc_count);
-    info->alloc_cache = s->alloc_cache;
+    info->alloc_count = gm__span_alloc_count(s);
+    info->alloc_cache = GM_LOAD(&s->alloc_cache);
     info->object_index = gm__span_slot(s, (uintptr_t)p);
     info->object_base = s->base + (uintptr_t)info->object_index * s->elemsize;
     for (unsigned w = 0; w < s->nwords; w++) {

@@ -1,0 +1,51 @@
+/* Options: Go's byte syntax parses as Go does, and the README documents
+ * every option in the table. */
+#include <string.h>
+
+#include "internal.h"
+#include "options.h"
+#include "test.h"
+
+TEST(byte_sizes_parse_with_go_suffixes) {
+    uint64_t v;
+    CHECK(gm__parse_bytes("4096", &v) && v == 4096);
+    CHECK(gm__parse_bytes("512B", &v) && v == 512);
+    CHECK(gm__parse_bytes("64KiB", &v) && v == 64 << 10);
+    CHECK(gm__parse_bytes("512MiB", &v) && v == 512ull << 20);
+    CHECK(gm__parse_bytes("3GiB", &v) && v == 3ull << 30);
+    CHECK(gm__parse_bytes("2TiB", &v) && v == 2ull << 40);
+}
+
+TEST(malformed_byte_sizes_are_rejected) {
+    uint64_t v = 7;
+    const char *bad[] = {"", "MiB", "-1", "12 MiB", "1.5GiB", "10MB", "99999999999999999999",
+                         "20000000TiB"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(!gm__parse_bytes(bad[i], &v));
+    CHECK(!gm__parse_bytes(NULL, &v));
+    CHECK_EQ(v, 7);
+}
+
+TEST(defaults_parse) {
+    for (size_t i = 0; i < gm__option_count; i++) CHECK(gm__option_table[i].def[0] != 0);
+    gm__ensure_init();
+    CHECK_EQ(gm__opts.retain_min, 64ull << 20);
+    CHECK_EQ(gm__opts.retain_percent, 50);
+}
+
+TEST(readme_documents_every_option) {
+    FILE *f = fopen(GM_SOURCE_DIR "/README.md", "r");
+    REQUIRE(f);
+    static char text[1 << 18];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    for (size_t i = 0; i < gm__option_count; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "| `%s` | `%s` |", gm__option_table[i].name,
+                 gm__option_table[i].def);
+        if (!strstr(text, row)) fprintf(stderr, "  README lacks the row \"%s\"\n", row);
+        CHECK(strstr(text, row) != NULL);
+    }
+}
+
+TEST_MAIN()
