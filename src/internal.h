@@ -304,7 +304,7 @@ GM_INTERNAL bool gm__pages_range_free(uintptr_t addr, size_t npages);
  * addresses first. Returns bytes released. Heap lock. */
 GM_INTERNAL size_t gm__pages_scavenge(size_t bytes);
 GM_INTERNAL void gm__pages_add_arena(gm_heap_arena *ha);
-GM_INTERNAL void gm__pages_check(void); /* debug level 3: summaries, bitmaps, order */
+GM_INTERNAL void gm__heap_check(void); /* debug level 3: summaries, bitmaps, order */
 /* Bit helpers shared with the span bitmaps. */
 GM_INTERNAL void gm__bits_set_range(uint64_t *w, size_t from, size_t n);
 GM_INTERNAL void gm__bits_clear_range(uint64_t *w, size_t from, size_t n);

@@ -169,20 +169,25 @@ void *gm__mallocgc(size_t size, bool noscan, bool needzero) {
     return malloc_small(c, gm__size_to_class(size) << 1 | noscan, needzero);
 }
 
+/* Go's nextFreeFast: the lowest free slot in the span's allocCache window,
+ * or NULL when the window is empty (the caller takes the slow path). */
+static inline void *next_free_fast(gm_span *s) {
+    uint64_t cache = s->alloc_cache;
+    if (GM_UNLIKELY(cache == 0)) return NULL;
+    unsigned t = (unsigned)__builtin_ctzll(cache);
+    uint32_t idx = s->freeindex + t;
+    GM_STORE(&s->alloc_cache, (cache >> t) >> 1);
+    GM_STORE(&s->freeindex, idx + 1);
+    return span_take(s, idx);
+}
+
 void *gm_malloc(size_t size) {
     if (GM_LIKELY(size <= GM_SMALL_SIZE_MAX - 8)) {
-        /* next_free_fast, inlined. Size 0 maps to class 0, whose span class
-         * 1 is never cached, so it takes the slow path. */
+        /* Size 0 maps to class 0, whose span class 1 is never cached, so it
+         * takes the slow path. */
         gm_mcache *c = gm__tls_mcache;
-        gm_span *s = c->alloc[gm__size_to_class8[(size + 7) >> 3] * 2 + 1];
-        uint64_t cache = s->alloc_cache;
-        if (GM_LIKELY(cache != 0)) {
-            unsigned t = (unsigned)__builtin_ctzll(cache);
-            uint32_t idx = s->freeindex + t;
-            GM_STORE(&s->alloc_cache, (cache >> t) >> 1);
-            GM_STORE(&s->freeindex, idx + 1);
-            return span_take(s, idx);
-        }
+        void *p = next_free_fast(c->alloc[gm__size_to_class8[(size + 7) >> 3] * 2 + 1]);
+        if (GM_LIKELY(p != NULL)) return p;
     }
     return gm__mallocgc(size, true, false);
 }
@@ -308,10 +313,13 @@ void *gm_realloc(void *p, size_t size) {
     size_t usable = span_usable(s);
     if (size <= usable) {
         /* In place while the new size keeps the same class, or uses at
-         * least half of the block (so shrinking does not strand memory). */
+         * least half of the block (so shrinking does not strand memory) and
+         * p is as aligned as gm_malloc(size) would be (16 unless the size
+         * class is 8 or 24 bytes). */
         bool same_class = size <= GM_MAX_SMALL_SIZE && s->spanclass >= 2 &&
                           gm__size_to_class(size) == s->spanclass >> 1;
-        if (same_class || size >= usable / 2) return p;
+        size_t align = size <= 8 || (size > 16 && size <= 24) ? 8 : 16;
+        if (same_class || (size >= usable / 2 && (uintptr_t)p % align == 0)) return p;
     } else if (s->spanclass < 2 && gm__mheap_grow_span(s, size)) {
         return p;
     }

@@ -196,7 +196,7 @@ void gm__mheap_free_span(gm_span *s) {
     gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
     gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
     gm__heapstats.nspans_inuse--;
-    gm__pages_check();
+    gm__heap_check();
     span_reset(s, 0, 0, 0);
     gm__fixalloc_free(&gm__spanalloc, s);
     /* The scavenger, run inline: with 1/8 slack so that a heap hovering at

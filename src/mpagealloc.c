@@ -283,7 +283,7 @@ size_t gm__pages_scavenge(size_t bytes) {
     return released;
 }
 
-void gm__pages_check(void) {
+void gm__heap_check(void) {
     if (GOMALLOC_DEBUG < 3) return;
     for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) {
         for (size_t c = 0; c < GM_CHUNKS_PER_ARENA; c++) {
