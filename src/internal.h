@@ -189,6 +189,8 @@ struct gm_span {
     gm_span *next, *prev;  /* mcentral list links (central lock), or the owner's
                               partial queue (next only; owner only) */
     uint32_t sweepgen;     /* for the collector (Go's sweepgen rules); unused yet */
+    uint8_t parked;        /* owner only: went round the owner's partial queue once
+                              with no free slot; the next time it is retired */
     uint32_t alloc_count_base; /* gm__span_alloc_count() when last cached or folded:
                                   mallocs since then = count now - base; owner writes */
 };
@@ -210,6 +212,7 @@ GM_INTERNAL bool gm__span_has_remote_frees(gm_span *s);
  * reads); exact when the owner is not allocating. */
 GM_INTERNAL uint32_t gm__span_alloc_count(const gm_span *s);
 GM_INTERNAL bool gm__span_has_frees(gm_span *s);
+GM_INTERNAL uint32_t gm__span_pending_frees(gm_span *s); /* not yet folded */
 GM_INTERNAL void gm__span_check(gm_span *s); /* debug level 3 */
 
 static inline unsigned gm__popcount(uint64_t x) {
@@ -267,7 +270,8 @@ struct gm_mcentral {
 
 GM_INTERNAL extern gm_mcentral gm__central[GM_NUM_SPANCLASSES];
 GM_INTERNAL void gm__mcentral_init(void);
-GM_INTERNAL gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c);
+/* A partial span for c, folded; if none and grow, a fresh one from the heap. */
+GM_INTERNAL gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c, bool grow);
 GM_INTERNAL void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s);
 /* A remote free landed in s, which is central FULL or owned-full (owner,
  * as read by the freer): make it allocatable. */

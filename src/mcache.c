@@ -109,7 +109,7 @@ static gm_span *partial_pop(gm_mcache *c, int spc) {
  * remote frees raced in, take it back and return true: s is usable. */
 static bool retire_full(gm_mcache *c, gm_span *s) {
     uintptr_t tagged = (uintptr_t)c | GM_OWNER_FULL_TAG;
-    GM_STORE_SC(&s->state, GM_SPAN_OWNED);
+    GM_STORE(&s->state, GM_SPAN_OWNED);
     GM_STORE_SC(&s->owner, tagged);
     if (!gm__span_has_remote_frees(s)) return false;
     return __atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
@@ -118,10 +118,48 @@ static bool retire_full(gm_mcache *c, gm_span *s) {
 }
 
 static gm_span *make_active(gm_mcache *c, int spc, gm_span *s) {
+    s->parked = 0;
     GM_STORE_SC(&s->state, GM_SPAN_CACHED);
     GM_STORE(&s->alloc_count_base, s->alloc_count);
     GM_STORE(&c->alloc[spc], s);
     return s;
+}
+
+/* A span is worth folding once 1/8 of its slots (at least one) wait to be
+ * folded: refolding a span for a slot or two costs more than it gives, and
+ * fights the freeing thread for the bitmap's cache lines. */
+static bool worth_folding(gm_span *s) {
+    uint32_t batch = s->nelems / 8 ? s->nelems / 8 : 1;
+    return gm__span_pending_frees(s) >= batch;
+}
+
+/* s is not worth folding now. It first goes round the owner's queue once,
+ * untagged, so that its frees stay plain stores; if it comes back with no
+ * pending free at all, it holds long-lived data: retire it as owned-full so
+ * refills stop visiting it. True if s turned out usable (see retire_full). */
+static bool park(gm_mcache *c, gm_span *s) {
+    if (!s->parked || gm__span_has_frees(s)) {
+        s->parked = 1;
+        GM_STORE(&s->state, GM_SPAN_OWNED);
+        partial_push(c, s);
+        return false;
+    }
+    return retire_full(c, s);
+}
+
+/* Before taking a span from elsewhere: any owned span with a free slot. */
+static gm_span *any_with_frees(gm_mcache *c, int spc) {
+    gm_span *s, *prev = NULL;
+    for (s = c->partial[spc]; s; prev = s, s = s->next) {
+        if (!gm__span_has_frees(s)) continue;
+        if (prev) prev->next = s->next;
+        else c->partial[spc] = s->next;
+        if (c->partial_tail[spc] == s) c->partial_tail[spc] = prev;
+        s->next = NULL;
+        gm__span_fold(s);
+        return s;
+    }
+    return NULL;
 }
 
 bool gm__mcache_claim_full(gm_mcache *c, gm_span *s) {
@@ -140,13 +178,20 @@ gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
     gm_span *s = c->alloc[spc];
     if (s != &gm__emptyspan) {
         gm__mcache_flush_stats(c, spc);
-        if (gm__span_has_frees(s) && gm__span_fold(s)) return make_active(c, spc, s);
+        if (worth_folding(s) && gm__span_fold(s)) return make_active(c, spc, s);
         GM_STORE(&c->alloc[spc], &gm__emptyspan);
-        if (retire_full(c, s)) return make_active(c, spc, s);
+        if (park(c, s)) return make_active(c, spc, s);
     }
-    while ((s = partial_pop(c, spc)) != NULL)
-        if (gm__span_fold(s) || retire_full(c, s)) return make_active(c, spc, s);
-    s = gm__mcentral_cache_span(&gm__central[spc], c);
+    /* Visit each queued span once: worth folding, or back to the tail. */
+    for (gm_span *last = c->partial_tail[spc]; (s = partial_pop(c, spc)) != NULL;) {
+        if (worth_folding(s) && gm__span_fold(s)) return make_active(c, spc, s);
+        bool was_last = s == last;
+        if (park(c, s)) return make_active(c, spc, s);
+        if (was_last) break;
+    }
+    s = gm__mcentral_cache_span(&gm__central[spc], c, false);
+    if (!s) s = any_with_frees(c, spc);
+    if (!s) s = gm__mcentral_cache_span(&gm__central[spc], c, true);
     return s ? make_active(c, spc, s) : NULL;
 }
 

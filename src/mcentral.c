@@ -65,7 +65,7 @@ static void push_full(gm_mcentral *mc, gm_span *s) {
     mc->nfull++;
 }
 
-gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c) {
+gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c, bool grow) {
     gm__lock(&mc->lock);
     gm_span *s;
     while ((s = mc->partial.next) != &mc->partial) {
@@ -83,6 +83,7 @@ gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c) {
         return s;
     }
     gm__unlock(&mc->lock);
+    if (!grow) return NULL;
     s = mcentral_grow(mc);
     if (!s) return NULL;
     GM_STORE_SC(&s->owner, (uintptr_t)c);

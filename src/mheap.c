@@ -121,6 +121,7 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     s->npages = npages;
     s->next = s->prev = NULL;
     s->sweepgen = 0;
+    s->parked = 0;
     GM_STORE(&s->alloc_count_base, 0);
 }
 

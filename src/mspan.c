@@ -88,6 +88,13 @@ bool gm__span_has_frees(gm_span *s) {
     return false;
 }
 
+uint32_t gm__span_pending_frees(gm_span *s) {
+    uint32_t n = 0;
+    for (unsigned w = 0; w < s->nwords; w++)
+        n += gm__popcount(GM_LOAD(&s->local_free[w]) | GM_LOAD(&s->remote_free[w]));
+    return n;
+}
+
 /* Slots of word w below freeindex fi: handed out since the last fold. */
 static inline uint64_t below_freeindex(uint32_t fi, unsigned w) {
     if ((w + 1) * 64 <= fi) return ~(uint64_t)0;
