@@ -28,6 +28,7 @@ gm_fixalloc gm__spanalloc;
 gm_fixalloc gm__cachealloc;
 static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; heap lock */
 static uintptr_t arena_hint = GM_ARENA_HINT;           /* heap lock */
+static uint64_t reclaim_mark;                          /* heap_inuse after the last reclaim; heap lock */
 
 void gm__mheap_init(void) {
     /* Span structs are type-stable: a remote freer may still read owner,
@@ -153,17 +154,32 @@ static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) 
     return s;
 }
 
+/* Returns spans emptied by frees to the page heap (Go's mheap.reclaim):
+ * the caller's own queued spans and the central lists. Heap lock held on
+ * entry and exit; dropped inside (the central locks come first). */
+static void reclaim_locked(void) {
+    gm__unlock(&gm__heap_lock);
+    gm__mcache_reclaim_own();
+    gm__mcentral_reclaim();
+    gm__lock(&gm__heap_lock);
+    reclaim_mark = gm__heapstats.heap_inuse;
+}
+
+/* Go sweeps in proportion to allocation; we reclaim once the heap in use
+ * has grown by a quarter (at least 4 MiB) since the last reclaim, so spans
+ * emptied in classes a program stopped using do not pile up. */
+static bool reclaim_due(void) {
+    uint64_t step = reclaim_mark / 4 > (4u << 20) ? reclaim_mark / 4 : (4u << 20);
+    return gm__heapstats.heap_inuse >= reclaim_mark + step;
+}
+
 gm_span *gm__mheap_alloc_span(size_t npages, int spanclass, size_t align_pages) {
     if (npages == 0 || npages > ((uintptr_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) return NULL;
     gm__lock(&gm__heap_lock);
+    if (reclaim_due()) reclaim_locked();
     uintptr_t addr = gm__pages_find(npages, align_pages);
     if (!addr) {
-        /* Before growing, return spans emptied by frees to the page heap
-         * (Go's mheap.reclaim). Needs the central locks: drop ours. */
-        gm__unlock(&gm__heap_lock);
-        gm__mcache_reclaim_own();
-        gm__mcentral_reclaim();
-        gm__lock(&gm__heap_lock);
+        reclaim_locked();
         addr = gm__pages_find(npages, align_pages);
         if (!addr && mheap_grow(npages + align_pages - 1))
             addr = gm__pages_find(npages, align_pages);
