@@ -203,9 +203,11 @@ GM_INTERNAL void gm__span_free_bits(gm_span *s);
 /* Next free slot at or after freeindex, refilling alloc_cache; nelems if none. */
 GM_INTERNAL uint32_t gm__span_next_free_index(gm_span *s);
 /* Merge local_free and remote_free into alloc_bits, reset freeindex and
- * alloc_count. Caller owns s (its cache, or the central lock if uncached).
- * Returns the number of free slots. */
-GM_INTERNAL uint32_t gm__span_fold(gm_span *s);
+ * alloc_count, and add the number of frees folded to *nfolded (atomic add):
+ * frees are counted here, as Go counts them when sweeping, not one by one.
+ * Caller owns s (its cache, or the central lock if uncached). Returns the
+ * number of free slots. */
+GM_INTERNAL uint32_t gm__span_fold(gm_span *s, uint64_t *nfolded);
 GM_INTERNAL bool gm__span_has_remote_frees(gm_span *s);
 /* Objects allocated now: nelems minus the free slots left at and after
  * freeindex (frees not yet folded are not subtracted). Any thread (relaxed
@@ -228,14 +230,20 @@ static inline uint32_t gm__span_slot(const gm_span *s, uintptr_t addr) {
 }
 
 /* ---- mcache.c ----------------------------------------------------------- */
+/* Lock order: gm__allcaches_lock -> mcache.lock -> mcentral.lock -> heap lock. */
 
-/* Per-thread cache. Owned by one thread; others only read its counters
- * (relaxed) while holding gm__allcaches_lock, for MemStats. ~5.5 KiB. */
+/* Per-thread cache. Owned by one thread; others read its counters
+ * (relaxed) and walk its spans while holding gm__allcaches_lock and
+ * c->lock, for MemStats. ~5.5 KiB. */
 struct gm_mcache {
-    gm_span *alloc[GM_NUM_SPANCLASSES];  /* span per span class, or &gm__emptyspan */
-    gm_span *partial[GM_NUM_SPANCLASSES];/* FIFO of owned spans with frees; owner only */
+    gm_span *alloc[GM_NUM_SPANCLASSES];  /* span per span class, or &gm__emptyspan;
+                                            owner writes (relaxed) */
+    gm_span *partial[GM_NUM_SPANCLASSES];/* FIFO of owned spans; owner, under lock */
     gm_span *partial_tail[GM_NUM_SPANCLASSES];
-    uint64_t nfree[GM_NUM_SPANCLASSES];  /* objects freed by this thread, by span class */
+    gm_mutex lock;                       /* the partial queues (owner writes, MemStats
+                                            reads); never held on the fast path */
+    uint64_t nfree[GM_NUM_SPANCLASSES];  /* frees folded by this thread, by span class
+                                            (atomic adds) */
     uint64_t nmalloc[GM_NUM_SPANCLASSES];/* mallocs flushed from spans (see alloc_count_base) */
     gm_mcache *next_all, *prev_all;      /* gm__allcaches list; gm__allcaches_lock */
     gm_mcache *next_free;                /* reuse list of exited threads' caches */
@@ -266,13 +274,14 @@ struct gm_mcentral {
     uint64_t npartial; /* list lengths; central lock (npartial stored relaxed:
                           reclaim reads it unlocked as a hint) */
     uint64_t nfull;
+    uint64_t nfolded;  /* frees folded by the central (cache_span, reclaim); atomic */
 } __attribute__((aligned(GM_CACHELINE)));
 
 GM_INTERNAL extern gm_mcentral gm__central[GM_NUM_SPANCLASSES];
 GM_INTERNAL void gm__mcentral_init(void);
 /* A partial span for c, folded; if none and grow, a fresh one from the heap. */
 GM_INTERNAL gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c, bool grow);
-GM_INTERNAL void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s);
+GM_INTERNAL void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s, uint64_t *nfolded);
 /* A remote free landed in s, which is central FULL or owned-full (owner,
  * as read by the freer): make it allocatable. */
 GM_INTERNAL void gm__mcentral_free_to_full(gm_span *s, uintptr_t owner);
@@ -391,8 +400,7 @@ static inline int gm__size_to_class(size_t size) {
 
 /* ---- mstats.c ----------------------------------------------------------- */
 
-/* Counters moved out of caches of exited threads, and frees made by threads
- * with no cache. gm__allcaches_lock. */
+/* Counters moved out of caches of exited threads. gm__allcaches_lock. */
 typedef struct gm_flushedstats {
     uint64_t nmalloc[GM_NUM_SPANCLASSES];
     uint64_t nfree[GM_NUM_SPANCLASSES];
@@ -400,7 +408,6 @@ typedef struct gm_flushedstats {
 GM_INTERNAL extern gm_mutex gm__allcaches_lock;
 GM_INTERNAL extern gm_mcache *gm__allcaches;
 GM_INTERNAL extern gm_flushedstats gm__flushed;
-GM_INTERNAL extern uint64_t gm__nocache_nfree[GM_NUM_SPANCLASSES]; /* atomic adds */
 
 /* ---- options.c ---------------------------------------------------------- */
 

@@ -226,7 +226,7 @@ static void free_large(gm_span *s, const void *p) {
     gm__mheap_free_span(s);
 }
 
-static void free_remote(gm_mcache *c, gm_span *s, uint32_t idx, const void *p) {
+static void free_remote(gm_span *s, uint32_t idx, const void *p) {
     uint32_t w = idx / 64;
     uint64_t bit = (uint64_t)1 << (idx % 64);
     /* Check liveness before publishing the free: until then no fold can
@@ -236,11 +236,8 @@ static void free_remote(gm_mcache *c, gm_span *s, uint32_t idx, const void *p) {
     if ((idx >= fi && !(GM_LOAD(&s->alloc_bits[w]) & bit)) ||
         (GM_LOAD(&s->local_free[w]) & bit))
         gm__fatal("double free", p);
-    int spc = s->spanclass;
     if (__atomic_fetch_or(&s->remote_free[w], bit, __ATOMIC_SEQ_CST) & bit)
         gm__fatal("double free", p);
-    if (c != &gm__empty_mcache) GM_STORE(&c->nfree[spc], c->nfree[spc] + 1);
-    else GM_ADD(&gm__nocache_nfree[spc], 1);
     /* A full span must learn of the free to become allocatable again. */
     uintptr_t owner = GM_LOAD_SC(&s->owner);
     if ((owner & GM_OWNER_FULL_TAG) ||
@@ -265,9 +262,8 @@ static GM_NOINLINE void free_slow(void *p) {
             if ((s->local_free[w] & bit) || (idx >= s->freeindex && !(s->alloc_bits[w] & bit)))
                 gm__fatal("double free", p);
             GM_STORE(&s->local_free[w], s->local_free[w] | bit);
-            GM_STORE(&c->nfree[s->spanclass], c->nfree[s->spanclass] + 1);
         } else {
-            free_remote(c, s, idx, p);
+            free_remote(s, idx, p);
         }
     }
     errno = saved;
@@ -287,8 +283,6 @@ void gm_free(void *p) {
         if (GM_LIKELY((uintptr_t)idx * s->elemsize == off && !(lf & bit) &&
                       (idx < s->freeindex || (s->alloc_bits[w] & bit)))) {
             GM_STORE(&s->local_free[w], lf | bit);
-            uint64_t *nfree = &c->nfree[s->spanclass];
-            GM_STORE(nfree, *nfree + 1);
             return;
         }
     }

@@ -66,6 +66,7 @@ gm_mcache *gm__mcache_acquire(void) {
         c->alloc[i] = &gm__emptyspan;
         c->partial[i] = c->partial_tail[i] = NULL;
     }
+    gm__lock_reinit(&c->lock);
     c->next_free = NULL;
     gm__lock(&gm__allcaches_lock);
     c->prev_all = NULL;
@@ -114,7 +115,7 @@ static bool retire_full(gm_mcache *c, gm_span *s) {
     if (!gm__span_has_remote_frees(s)) return false;
     return __atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
-           gm__span_fold(s) > 0;
+           gm__span_fold(s, &c->nfree[s->spanclass]) > 0;
 }
 
 static gm_span *make_active(gm_mcache *c, int spc, gm_span *s) {
@@ -156,7 +157,7 @@ static gm_span *any_with_frees(gm_mcache *c, int spc) {
         else c->partial[spc] = s->next;
         if (c->partial_tail[spc] == s) c->partial_tail[spc] = prev;
         s->next = NULL;
-        gm__span_fold(s);
+        gm__span_fold(s, &c->nfree[spc]);
         return s;
     }
     return NULL;
@@ -167,30 +168,44 @@ bool gm__mcache_claim_full(gm_mcache *c, gm_span *s) {
     if (!__atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return false;
+    gm__lock(&c->lock);
     partial_push(c, s);
+    gm__unlock(&c->lock);
     return true;
 }
 
 /* Go's mcache.refill: the current span of the class is exhausted. In order:
  * fold the frees it has received (a local sweep); take a span from our own
  * partial list; take one from the mcentral; grow the heap. */
-gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
+static gm_span *refill_from_own(gm_mcache *c, int spc) {
+    uint64_t *nfolded = &c->nfree[spc];
     gm_span *s = c->alloc[spc];
     if (s != &gm__emptyspan) {
         gm__mcache_flush_stats(c, spc);
-        if (worth_folding(s) && gm__span_fold(s)) return make_active(c, spc, s);
+        if (worth_folding(s) && gm__span_fold(s, nfolded)) return s;
         GM_STORE(&c->alloc[spc], &gm__emptyspan);
-        if (park(c, s)) return make_active(c, spc, s);
+        if (park(c, s)) return s;
     }
     /* Visit each queued span once: worth folding, or back to the tail. */
     for (gm_span *last = c->partial_tail[spc]; (s = partial_pop(c, spc)) != NULL;) {
-        if (worth_folding(s) && gm__span_fold(s)) return make_active(c, spc, s);
+        if (worth_folding(s) && gm__span_fold(s, nfolded)) return s;
         bool was_last = s == last;
-        if (park(c, s)) return make_active(c, spc, s);
+        if (park(c, s)) return s;
         if (was_last) break;
     }
-    s = gm__mcentral_cache_span(&gm__central[spc], c, false);
-    if (!s) s = any_with_frees(c, spc);
+    return NULL;
+}
+
+gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
+    gm__lock(&c->lock);
+    gm_span *s = refill_from_own(c, spc);
+    gm__unlock(&c->lock);
+    if (!s) s = gm__mcentral_cache_span(&gm__central[spc], c, false);
+    if (!s) {
+        gm__lock(&c->lock);
+        s = any_with_frees(c, spc);
+        gm__unlock(&c->lock);
+    }
     if (!s) s = gm__mcentral_cache_span(&gm__central[spc], c, true);
     return s ? make_active(c, spc, s) : NULL;
 }
@@ -198,25 +213,28 @@ gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
 /* Caller holds gm__allcaches_lock: MemStats reads the caches' current
  * spans under it, and this is the only place they are freed. */
 void gm__mcache_release_all(gm_mcache *c) {
+    gm__lock(&c->lock);
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         gm_span *s = c->alloc[spc];
         if (s != &gm__emptyspan) {
             gm__mcache_flush_stats(c, spc);
             GM_STORE(&c->alloc[spc], &gm__emptyspan);
-            gm__mcentral_uncache_span(&gm__central[spc], s);
+            gm__mcentral_uncache_span(&gm__central[spc], s, &c->nfree[spc]);
         }
         while ((s = partial_pop(c, spc)) != NULL)
-            gm__mcentral_uncache_span(&gm__central[spc], s);
+            gm__mcentral_uncache_span(&gm__central[spc], s, &c->nfree[spc]);
     }
+    gm__unlock(&c->lock);
 }
 
 void gm__mcache_reclaim_own(void) {
     gm_mcache *c = gm__tls_mcache;
     if (c == &gm__empty_mcache) return;
+    gm__lock(&c->lock);
     for (int spc = 2; spc < GM_NUM_SPANCLASSES; spc++) {
         gm_span *s, *keep = NULL;
         while ((s = partial_pop(c, spc)) != NULL) {
-            if (gm__span_fold(s) != s->nelems) {
+            if (gm__span_fold(s, &c->nfree[spc]) != s->nelems) {
                 s->next = keep;
                 keep = s;
                 continue;
@@ -230,4 +248,5 @@ void gm__mcache_reclaim_own(void) {
             partial_push(c, s);
         }
     }
+    gm__unlock(&c->lock);
 }

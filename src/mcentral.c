@@ -73,7 +73,7 @@ gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c, bool grow) {
         GM_STORE(&mc->npartial, mc->npartial - 1);
         /* Ours to fold once owned by the central lock; a span with no free
          * slot after all (see free_to_full) goes to the full list. */
-        if (gm__span_fold(s) == 0) {
+        if (gm__span_fold(s, &mc->nfolded) == 0) {
             push_full(mc, s);
             continue;
         }
@@ -91,8 +91,8 @@ gm_span *gm__mcentral_cache_span(gm_mcentral *mc, gm_mcache *c, bool grow) {
     return s;
 }
 
-void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s) {
-    uint32_t nfree = gm__span_fold(s);
+void gm__mcentral_uncache_span(gm_mcentral *mc, gm_span *s, uint64_t *nfolded) {
+    uint32_t nfree = gm__span_fold(s, nfolded);
     if (nfree == s->nelems) {
         /* Every object is free: no legitimate free can still arrive. */
         GM_STORE_SC(&s->owner, 0);
@@ -145,7 +145,7 @@ size_t gm__mcentral_reclaim(void) {
         gm__lock(&mc->lock);
         for (gm_span *s = mc->partial.next, *next; s != &mc->partial; s = next) {
             next = s->next;
-            if (!gm__span_has_remote_frees(s) || gm__span_fold(s) != s->nelems) continue;
+            if (!gm__span_has_remote_frees(s) || gm__span_fold(s, &mc->nfolded) != s->nelems) continue;
             list_remove(s);
             GM_STORE(&mc->npartial, mc->npartial - 1);
             GM_STORE_SC(&s->state, GM_SPAN_FREE);

@@ -102,9 +102,8 @@ static inline uint64_t below_freeindex(uint32_t fi, unsigned w) {
     return ((uint64_t)1 << (fi % 64)) - 1;
 }
 
-uint32_t gm__span_fold(gm_span *s) {
-    uint32_t fi = s->freeindex, allocated = 0;
-    bool freed_any = false;
+uint32_t gm__span_fold(gm_span *s, uint64_t *nfolded) {
+    uint32_t fi = s->freeindex, allocated = 0, nfreed = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
         uint64_t lf = s->local_free[w];
         uint64_t rf = GM_LOAD(&s->remote_free[w]);
@@ -118,13 +117,16 @@ uint32_t gm__span_fold(gm_span *s) {
                       (void *)(s->base + slot * s->elemsize));
         }
         a &= ~freed;
-        freed_any |= freed != 0;
+        nfreed += gm__popcount(freed);
         GM_STORE(&s->alloc_bits[w], a);
         if (lf) GM_STORE(&s->local_free[w], 0);
         allocated += (uint32_t)gm__popcount(a);
     }
     allocated -= s->nwords * 64 - s->nelems; /* padding bits are always set */
-    if (freed_any) s->needzero = 1;
+    if (nfreed) {
+        s->needzero = 1;
+        GM_ADD(nfolded, nfreed);
+    }
     GM_STORE(&s->alloc_cache, ~s->alloc_bits[0]);
     GM_STORE(&s->alloc_count, allocated);
     GM_STORE_REL(&s->freeindex, 0);

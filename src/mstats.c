@@ -1,13 +1,15 @@
 /*
  * MemStats (Go's mstats.go). See malloc.c for the overview.
  *
- * Object counts live where they are cheapest to keep: each cache counts
- * the frees its thread makes (nfree) and, per cached span, the mallocs since
- * the span was cached or folded (alloc_count - alloc_count_base, flushed to
- * nmalloc at refill). Exiting threads move their counts to gm__flushed;
- * large objects are counted by the heap under its lock. gm_read_memstats
- * adds everything up without stopping anyone: exact for the calling thread
- * and for threads that are not allocating at that moment.
+ * Object counts live where they are cheapest to keep, and never on the
+ * fast paths. Mallocs: per cached span, the allocations since it was cached
+ * or folded (gm__span_alloc_count - alloc_count_base), flushed into the
+ * cache's nmalloc at refill. Frees: counted when folded (as Go counts them
+ * when sweeping) into the folding cache's nfree or the mcentral's nfolded,
+ * plus those still pending in span bitmaps. Exiting threads move their
+ * counts to gm__flushed; large objects are counted by the heap under its
+ * lock. gm_read_memstats adds everything up without stopping anyone: exact
+ * for the calling thread and for threads not allocating at that moment.
  */
 #include <string.h>
 
@@ -16,7 +18,6 @@
 gm_mutex gm__allcaches_lock = GM_MUTEX_INIT;
 gm_mcache *gm__allcaches;
 gm_flushedstats gm__flushed;
-uint64_t gm__nocache_nfree[GM_NUM_SPANCLASSES];
 
 /* Mallocs of one cache not yet flushed into its nmalloc[]. */
 static uint64_t cached_mallocs(gm_mcache *c, int spc) {
@@ -27,18 +28,42 @@ static uint64_t cached_mallocs(gm_mcache *c, int spc) {
     return count >= base ? count - base : 0;
 }
 
+/* Frees are counted when folded; add those still pending in the bitmaps of
+ * every span that can hold them: caches' current and queued spans, and
+ * the central lists. (An owned-full span has none: a free to it first
+ * moves it to a queue or to its mcentral.) */
+static void count_cache(gm_mcache *c, uint64_t *nmalloc, uint64_t *nfree) {
+    gm__lock(&c->lock);
+    for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
+        nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
+        nfree[spc] += GM_LOAD(&c->nfree[spc]);
+        gm_span *s = GM_LOAD(&c->alloc[spc]);
+        if (s != &gm__emptyspan) nfree[spc] += gm__span_pending_frees(s);
+        for (s = c->partial[spc]; s; s = s->next) nfree[spc] += gm__span_pending_frees(s);
+    }
+    gm__unlock(&c->lock);
+}
+
+static uint64_t central_pending(gm_mcentral *mc) {
+    uint64_t n = GM_LOAD(&mc->nfolded);
+    gm__lock(&mc->lock);
+    for (gm_span *s = mc->partial.next; s != &mc->partial; s = s->next)
+        n += gm__span_pending_frees(s);
+    for (gm_span *s = mc->full.next; s != &mc->full; s = s->next)
+        n += gm__span_pending_frees(s);
+    gm__unlock(&mc->lock);
+    return n;
+}
+
 static void count_objects(uint64_t *nmalloc, uint64_t *nfree) {
     gm__lock(&gm__allcaches_lock);
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         nmalloc[spc] = gm__flushed.nmalloc[spc];
-        nfree[spc] = gm__flushed.nfree[spc] + GM_LOAD(&gm__nocache_nfree[spc]);
+        nfree[spc] = gm__flushed.nfree[spc];
     }
-    for (gm_mcache *c = gm__allcaches; c; c = c->next_all) {
-        for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
-            nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
-            nfree[spc] += GM_LOAD(&c->nfree[spc]);
-        }
-    }
+    for (gm_mcache *c = gm__allcaches; c; c = c->next_all) count_cache(c, nmalloc, nfree);
+    for (int spc = 2; spc < GM_NUM_SPANCLASSES; spc++)
+        nfree[spc] += central_pending(&gm__central[spc]);
     gm__unlock(&gm__allcaches_lock);
 }
 

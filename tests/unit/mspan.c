@@ -4,6 +4,8 @@
 #include "internal.h"
 #include "test.h"
 
+static uint64_t nfolded; /* frees counted by folds */
+
 static gm_span *small_span(int cls) {
     gm__ensure_init();
     return gm__mheap_alloc_span(gm__class_to_allocnpages[cls], cls << 1 | 1, 1);
@@ -59,7 +61,9 @@ TEST(fold_makes_freed_slots_allocatable_lowest_first) {
     s->remote_free[1] |= (uint64_t)1 << 3; /* slot 67 */
     s->local_free[0] |= (uint64_t)1 << 40;
     CHECK(gm__span_has_frees(s));
-    CHECK_EQ(gm__span_fold(s), 3);
+    uint64_t before = nfolded;
+    CHECK_EQ(gm__span_fold(s, &nfolded), 3);
+    CHECK_EQ(nfolded - before, 3); /* frees are counted when folded */
     CHECK_EQ(s->alloc_count, s->nelems - 3);
     CHECK_EQ(gm__span_alloc_count(s), s->nelems - 3);
     CHECK_EQ(s->freeindex, 0);
@@ -77,7 +81,7 @@ TEST(fold_keeps_slots_handed_out_since_last_fold) {
     REQUIRE(s);
     for (int i = 0; i < 10; i++) take(s);
     s->local_free[0] |= 1u << 2;
-    CHECK_EQ(gm__span_fold(s), s->nelems - 9); /* slots 0..9 minus slot 2 are live */
+    CHECK_EQ(gm__span_fold(s, &nfolded), s->nelems - 9); /* slots 0..9 minus slot 2 are live */
     CHECK_EQ(s->alloc_count, 9);
     CHECK_EQ(take(s), 2);
     CHECK_EQ(take(s), 10);
@@ -91,10 +95,10 @@ TEST(span_on_clean_pages_needs_no_zeroing_until_a_slot_is_recycled) {
     REQUIRE(s);
     CHECK_EQ(s->needzero, 0);
     take(s);
-    gm__span_fold(s);
+    gm__span_fold(s, &nfolded);
     CHECK_EQ(s->needzero, 0); /* nothing was freed */
     s->local_free[0] |= 1;
-    gm__span_fold(s);
+    gm__span_fold(s, &nfolded);
     CHECK_EQ(s->needzero, 1); /* slot 0 is free again but holds old data */
     gm__mheap_free_span(s);
 }
@@ -104,11 +108,11 @@ TEST(fold_of_free_of_unallocated_slot_aborts) {
     REQUIRE(s);
     take(s);
     s->remote_free[0] |= (uint64_t)1 << 50; /* slot 50 was never handed out */
-    EXPECT_DEATH(gm__span_fold(s), "gomalloc: fatal error: double free or free of unallocated object");
+    EXPECT_DEATH(gm__span_fold(s, &nfolded), "gomalloc: fatal error: double free or free of unallocated object");
     s->remote_free[0] = 0;
     s->local_free[0] = 1;
     s->remote_free[0] = 1; /* freed by the owner and by another thread */
-    EXPECT_DEATH(gm__span_fold(s), "double free");
+    EXPECT_DEATH(gm__span_fold(s, &nfolded), "double free");
     s->local_free[0] = s->remote_free[0] = 0;
     gm__mheap_free_span(s);
 }
