@@ -322,6 +322,7 @@ GM_INTERNAL void gm__heap_check(void); /* debug level 3: summaries, bitmaps, ord
 GM_INTERNAL void gm__bits_set_range(uint64_t *w, size_t from, size_t n);
 GM_INTERNAL void gm__bits_clear_range(uint64_t *w, size_t from, size_t n);
 GM_INTERNAL size_t gm__bits_count_range(const uint64_t *w, size_t from, size_t n);
+/* nbits is a multiple of 64 for these two. */
 GM_INTERNAL gm_pallocsum gm__bits_summarize(const uint64_t *w, size_t nbits);
 /* Lowest index of a run of n zero bits in [0, nbits); nbits if none. */
 GM_INTERNAL size_t gm__bits_find_run(const uint64_t *w, size_t nbits, size_t n);

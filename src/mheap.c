@@ -112,10 +112,10 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     s->base = base;
     s->elemsize = 0;
     s->divmul = 0;
-    GM_STORE_SC(&s->owner, 0);
+    GM_STORE(&s->owner, 0);
     s->alloc_bits = s->local_free = s->remote_free = s->gcmark_bits = NULL;
     GM_STORE(&s->spanclass, (uint8_t)spanclass);
-    GM_STORE_SC(&s->state, GM_SPAN_FREE);
+    GM_STORE(&s->state, GM_SPAN_FREE);
     s->needzero = 0;
     s->nwords = 0;
     s->nelems = 0;
@@ -175,6 +175,7 @@ static bool reclaim_due(void) {
 
 gm_span *gm__mheap_alloc_span(size_t npages, int spanclass, size_t align_pages) {
     if (npages == 0 || npages > ((uintptr_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) return NULL;
+    gm__ensure_init(); /* a process's first allocation may be a large one */
     gm__lock(&gm__heap_lock);
     if (reclaim_due()) reclaim_locked();
     uintptr_t addr = gm__pages_find(npages, align_pages);

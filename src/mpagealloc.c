@@ -65,32 +65,72 @@ static size_t next_bit(const uint64_t *w, size_t nbits, size_t i, bool one) {
     return nbits;
 }
 
-gm_pallocsum gm__bits_summarize(const uint64_t *w, size_t nbits) {
-    gm_pallocsum s = {0, 0, 0};
-    size_t i = 0;
-    bool first = true;
-    while (i < nbits) {
-        size_t z = next_bit(w, nbits, i, false);
-        if (z >= nbits) break;
-        size_t o = next_bit(w, nbits, z, true);
-        size_t len = o - z;
-        if (first && z == 0) s.start = (uint16_t)len;
-        first = false;
-        if (len > s.max) s.max = (uint16_t)len;
-        if (o == nbits) s.end = (uint16_t)len;
-        i = o;
+/* Longest run of zeros in x (x != 0) that touches neither bit 0 nor bit 63:
+ * the runs at the ends continue into the neighbouring words. */
+static unsigned max_inner_zero_run(uint64_t x) {
+    uint64_t free_bits = ~x;
+    free_bits &= ~(((uint64_t)1 << __builtin_ctzll(x)) - 1);
+    unsigned top = (unsigned)__builtin_clzll(x);
+    if (top) free_bits &= ~(~(uint64_t)0 << (64 - top));
+    unsigned best = 0;
+    while (free_bits) {
+        free_bits >>= __builtin_ctzll(free_bits);
+        unsigned len = (unsigned)__builtin_ctzll(~free_bits); /* top bit is 0 here */
+        if (len > best) best = len;
+        free_bits >>= len;
     }
-    return s;
+    return best;
+}
+
+/* Word at a time: runs crossing words are carried in `run`. nbits is a
+ * multiple of 64. */
+gm_pallocsum gm__bits_summarize(const uint64_t *w, size_t nbits) {
+    size_t run = 0, best = 0, start = nbits;
+    for (size_t i = 0; i < nbits / 64; i++) {
+        uint64_t x = w[i];
+        if (x == 0) {
+            run += 64;
+            continue;
+        }
+        run += (size_t)__builtin_ctzll(x);
+        if (start == nbits) start = run;
+        if (run > best) best = run;
+        unsigned inner = max_inner_zero_run(x);
+        if (inner > best) best = inner;
+        run = (size_t)__builtin_clzll(x);
+    }
+    if (run > best) best = run;
+    return (gm_pallocsum){(uint16_t)start, (uint16_t)best, (uint16_t)run};
+}
+
+/* Bit p of the result is set iff free has n ones at p..p+n-1 (n <= 64). */
+static uint64_t runs_of(uint64_t free_bits, size_t n) {
+    for (size_t have = 1; have < n && free_bits;) {
+        size_t step = have < n - have ? have : n - have;
+        free_bits &= free_bits >> step;
+        have += step;
+    }
+    return free_bits;
 }
 
 size_t gm__bits_find_run(const uint64_t *w, size_t nbits, size_t n) {
-    size_t i = 0;
-    while (i < nbits) {
-        size_t z = next_bit(w, nbits, i, false);
-        if (z >= nbits) break;
-        size_t o = next_bit(w, nbits, z, true);
-        if (o - z >= n) return z;
-        i = o;
+    size_t run = 0, start = 0;
+    for (size_t i = 0; i < nbits / 64; i++) {
+        uint64_t x = w[i];
+        if (x == 0) {
+            if (!run) start = i * 64;
+            run += 64;
+            if (run >= n) return start;
+            continue;
+        }
+        size_t low = (size_t)__builtin_ctzll(x);
+        if (run + low >= n) return run ? start : i * 64;
+        if (n < 64) {
+            uint64_t inner = runs_of(~x, n);
+            if (inner) return i * 64 + (size_t)__builtin_ctzll(inner);
+        }
+        run = (size_t)__builtin_clzll(x);
+        start = i * 64 + 64 - run;
     }
     return nbits;
 }
