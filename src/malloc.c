@@ -17,10 +17,11 @@
  *              inverted window of the bitmap (alloc_cache).
  *  span class  size_class << 1 | noscan. malloc memory is noscan (never
  *              scanned); the collector will use the scan classes.
- *  mcache      (mcache.c) per-thread cache: one span per span class. The
- *              fast path allocates from it with no lock and no atomic RMW.
+ *  mcache      (mcache.c) per-thread cache: the active span per span class
+ *              plus the other spans the thread owns. The fast paths use it
+ *              with no lock and no atomic read-modify-write.
  *  mcentral    (mcentral.c) per span class: partial and full lists of
- *              spans not cached by any thread.
+ *              spans no thread owns.
  *  mheap       (mheap.c) the page heap: arenas, the page allocator
  *              (mpagealloc.c), span structs and bitmaps, the scavenger.
  *  arena       64 MiB of address space; gm__arenas[addr >> 26] finds its
@@ -37,10 +38,10 @@
  *     15 instructions, inlined in gm_malloc.
  *  3. Window empty: span_next_free_index reloads alloc_cache from the next
  *     alloc_bits word with a free slot.
- *  4. Span exhausted: mcache_refill. First fold the frees the span has
- *     received (see Freeing); if none, hand the span to its mcentral and
- *     take a partial span from there (mcentral_cache_span), or a new one
- *     from the page heap (mcentral_grow -> mheap_alloc_span).
+ *  4. Span exhausted: mcache_refill. Fold the frees the span has received
+ *     (see Freeing), or take another span the thread owns, or a partial
+ *     span from the mcentral (mcentral_cache_span), or a new one from the
+ *     page heap (mcentral_grow -> mheap_alloc_span).
  *  5. Large objects (> 32 KiB) get their own span of ceil(size/8 KiB) pages
  *     straight from mheap_alloc_span.
  *  6. Zeroing: only where asked (calloc) and only if the memory may be
@@ -54,19 +55,37 @@
  *  since the last fold" bitmaps per span:
  *   - local_free: set with a plain store by the thread whose cache owns the
  *     span (s->owner == my cache). Lock-free, no atomic RMW.
- *   - remote_free: set by any other thread with one atomic OR. If the span
- *     is FULL (uncached, no free slot), the freer also moves it to the
- *     partial list under the central lock so it becomes allocatable again.
+ *   - remote_free: set by any other thread with one atomic OR.
  *  span_fold (mspan.c) is the local sweep: alloc_bits = (alloc_bits | slots
- *  below freeindex) & ~(local_free | remote_free), freeindex = 0. The owner
- *  folds when its span runs out; mcentral folds when it hands a partial
- *  span out; reclaim folds partial spans before the heap grows and frees
- *  the ones that became empty. A span whose objects are all freed goes back
- *  to the page heap at its next fold.
+ *  below freeindex) & ~(local_free | remote_free), freeindex = 0. Frees are
+ *  counted when folded, as Go counts them when sweeping; MemStats adds the
+ *  frees still pending in the bitmaps.
  *  Slot i is live iff (i < freeindex || alloc_bits[i]) && !local_free[i] &&
  *  !remote_free[i]. So a double free, a free of an interior pointer and a
  *  free of a pointer we never returned are found by the same few loads:
  *  they abort (see Errors). Large objects are freed to the heap at once.
+ *
+ * Span ownership — where we differ from Go's one-span-per-class mcache
+ * -------------------------------------------------------------------
+ *  A thread's cache keeps owning the spans it allocated from (as mimalloc's
+ *  thread heaps do), so that all of its frees are plain stores. Per class it
+ *  has the active span (alloc[]) and a FIFO queue of other owned spans.
+ *  mcache_refill, when the active span runs out, folds it if at least 1/8
+ *  of its slots wait to be folded; otherwise the span goes to the back of
+ *  the queue and the head is tried. A span that comes round the queue with
+ *  no pending free at all holds long-lived data and is retired as
+ *  "owned-full" (owner = cache | 1, in no list): the first free into it
+ *  claims it back (its owner, by CAS) or hands it to the mcentral (anyone
+ *  else, by CAS under the central lock), so a full span that gains free
+ *  slots always becomes allocatable again. A thread's exit gives every
+ *  queued and active span to the mcentrals; owned-full spans stay tagged
+ *  and are moved by their next free. The exact rules are in internal.h,
+ *  "Span ownership".
+ *  Spans whose objects are all freed go back to the page heap: at uncache,
+ *  and by reclaim (the caller's queues and the central lists are folded and
+ *  emptied spans freed), run before the heap grows and whenever the heap in
+ *  use has grown by a quarter since the last reclaim — Go sweeps in
+ *  proportion to allocation for the same reason.
  *
  * Address space
  * -------------
@@ -82,11 +101,12 @@
  * -------------------
  *  fast path           none (owner thread's cache and span)
  *  span fold           owner thread, or the central lock if uncached
+ *  cache queues        owner thread, under mcache.lock (MemStats walks them)
  *  mcentral lists      central lock (one per span class)
  *  pages, spans, bits  heap lock
  *  cache list, stats   gm__allcaches_lock (also held while a cache's current
  *                      spans are given back, so MemStats can read them)
- *  lock order          allcaches -> central -> heap
+ *  lock order          allcaches -> mcache -> central -> heap
  *  span structs are type-stable (never unmapped): a remote freer may read
  *  owner/state/spanclass of a span recycled under it; those fields are only
  *  written atomically, and every decision is re-checked under a lock.
