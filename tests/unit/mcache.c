@@ -146,4 +146,71 @@ TEST(exited_thread_counts_are_kept) {
     CHECK_EQ(m1.by_size[5].frees - m0.by_size[5].frees, 1000);
 }
 
+static void *stash_lifo(void *arg) {
+    (void)arg;
+    void *a = gm_malloc(64), *b = gm_malloc(64);
+    gm_free(a);
+    gm_free(b);
+    void *x = gm_malloc(64), *y = gm_malloc(64);
+    long ok = x == b && y == a; /* most recently freed first */
+    gm_free(x);
+    gm_free(y);
+    return (void *)ok;
+}
+
+TEST(freed_small_objects_are_reused_most_recent_first) {
+    CHECK(run_in_thread(stash_lifo, NULL) == (void *)1);
+}
+
+TEST(double_free_of_a_stashed_object_aborts) {
+    void *p = gm_malloc(48);
+    gm_free(p); /* now in the stash, its freed bit set */
+    EXPECT_DEATH(gm_free(p), "gomalloc: fatal error: double free");
+    CHECK(gm_malloc(48) == p);
+    gm_free(p);
+}
+
+static void *no_double_handout(void *arg) {
+    (void)arg;
+    void *p[128], *q[78];
+    int n = 0;
+    for (int i = 0; i < 128; i++) p[i] = gm_malloc(64); /* exactly one span */
+    for (int i = 0; i < 128; i += 2) gm_free(p[i]);     /* 64 pending, 8 stashed */
+    /* calloc does not pop the stash: its refill folds the span, so the
+     * stashed slots must leave the stash before they become free slots. */
+    for (int i = 0; i < 70; i++) q[n++] = gm_calloc(1, 64);
+    for (int i = 0; i < 8; i++) q[n++] = gm_malloc(64);
+    long ok = 1;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) ok &= q[i] != q[j];
+    for (int i = 0; i < n; i++) gm_free(q[i]);
+    for (int i = 1; i < 128; i += 2) gm_free(p[i]);
+    return (void *)ok;
+}
+
+TEST(no_object_is_handed_out_twice_when_a_fold_meets_the_stash) {
+    CHECK(run_in_thread(no_double_handout, NULL) == (void *)1);
+}
+
+static void *stash_counts(void *arg) {
+    gm_memstats *m = arg;
+    void *p[20];
+    gm_read_memstats(&m[0]);
+    for (int i = 0; i < 20; i++) p[i] = gm_malloc(200);
+    for (int i = 0; i < 10; i++) gm_free(p[i]);
+    for (int i = 0; i < 10; i++) p[i] = gm_malloc(200); /* 8 from the stash */
+    gm_read_memstats(&m[1]);
+    for (int i = 0; i < 20; i++) gm_free(p[i]);
+    return NULL;
+}
+
+TEST(stash_reuse_counts_as_one_malloc_and_one_free) {
+    gm_memstats m[2];
+    run_in_thread(stash_counts, m);
+    int cls = 15; /* 200 bytes: class 15 (208 B) */
+    CHECK_EQ(m[1].by_size[cls].mallocs - m[0].by_size[cls].mallocs, 30);
+    CHECK_EQ(m[1].by_size[cls].frees - m[0].by_size[cls].frees, 10);
+    CHECK_EQ(m[1].heap_objects - m[0].heap_objects, 20);
+}
+
 TEST_MAIN()
