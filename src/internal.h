@@ -163,12 +163,9 @@ struct gm_span {
     uint64_t alloc_cache;  /* ~alloc_bits shifted so bit 0 is freeindex; owner only */
     uint32_t freeindex;    /* slots below it are allocated; owner writes (relaxed),
                               remote freers read (acquire) */
-    uint32_t alloc_count;  /* objects allocated as of the last fold; allocations since
-                              are not counted on the fast path: gm__span_alloc_count()
-                              derives the live count. Folder writes (relaxed) */
-    uintptr_t base;        /* first byte; set at init under the heap lock, then immutable */
-    uint32_t elemsize;     /* object size (0 for large spans: use npages) */
     uint32_t divmul;       /* ceil(2^32 / elemsize): slot = (off * divmul) >> 32 */
+    uintptr_t base;        /* first byte; set at init under the heap lock, then immutable */
+    uintptr_t limit;       /* end of the last object (Go's mspan.limit); immutable */
     uintptr_t owner;       /* owning gm_mcache *, | GM_OWNER_FULL_TAG when owned-full,
                               or 0 for central (see "Span ownership"); atomic */
     uint64_t *alloc_bits;  /* 1 = allocated as of the last fold; bits past nelems
@@ -180,8 +177,12 @@ struct gm_span {
     uint8_t state;         /* GM_SPAN_*; atomic (seq_cst where it pairs with remote_free) */
     uint8_t needzero;      /* free slots or pages may hold old data; owner / heap lock */
     uint8_t nwords;        /* 64-bit words per bitmap */
-    uint32_t nelems;       /* objects in the span; immutable while in use */
+    uint32_t elemsize;     /* object size (0 for large spans: use npages) */
     /* -- second line -- */
+    uint32_t nelems;       /* objects in the span; immutable while in use */
+    uint32_t alloc_count;  /* objects allocated as of the last fold; allocations since
+                              are not counted on the fast path: gm__span_alloc_count()
+                              derives the live count. Folder writes (relaxed) */
     uint64_t *remote_free; /* slots freed by other threads; atomic OR by freers,
                               atomic exchange by the folder */
     uint64_t *gcmark_bits; /* mark bits for the collector; zero until the GC exists */
@@ -232,25 +233,9 @@ static inline uint32_t gm__span_slot(const gm_span *s, uintptr_t addr) {
 /* ---- mcache.c ----------------------------------------------------------- */
 /* Lock order: gm__allcaches_lock -> mcache.lock -> mcentral.lock -> heap lock. */
 
-/* The stash: a small LIFO per size class of objects this thread freed into
- * spans it owns, handed out again first, while still in cache. Each entry's
- * slot keeps its local_free bit set (so double frees, even from other
- * threads, are still caught by the bitmap); gm_malloc clears the bit when it
- * pops the entry. Invariants: a stashed object's span is owned by this
- * cache or by its mcentral only after gm__mcache_drop_stash (thread exit,
- * reclaim), which turns the entries into plain pending frees; a fold of one
- * of this cache's spans keeps its stashed slots allocated (mcache_fold). */
-#define GM_STASH_CLASSES 33 /* size classes 1..32 (up to 1 KiB) */
-#define GM_STASH_LEN 16
-typedef struct gm_stash_entry {
-    void *p;
-    uint64_t *word; /* the slot's local_free word */
-    uint64_t bit;
-} gm_stash_entry;
-
 /* Per-thread cache. Owned by one thread; others read its counters
  * (relaxed) and walk its spans while holding gm__allcaches_lock and
- * c->lock, for MemStats. ~17 KiB, 12.7 of them the stash. */
+ * c->lock, for MemStats. ~5.5 KiB. */
 struct gm_mcache {
     gm_span *alloc[GM_NUM_SPANCLASSES];  /* span per span class, or &gm__emptyspan;
                                             owner writes (relaxed) */
@@ -260,10 +245,6 @@ struct gm_mcache {
                                             reads); never held on the fast path */
     uint64_t nfree[GM_NUM_SPANCLASSES];  /* frees folded by this thread, by span class
                                             (atomic adds) */
-    uint32_t nstash[GM_STASH_CLASSES];   /* entries in stash[]; owner only */
-    uint64_t nreuse[GM_STASH_CLASSES];   /* objects popped from the stash: one malloc
-                                            and one free each; owner writes relaxed */
-    gm_stash_entry stash[GM_STASH_CLASSES][GM_STASH_LEN]; /* owner only */
     uint64_t nmalloc[GM_NUM_SPANCLASSES];/* mallocs flushed from spans (see alloc_count_base) */
     gm_mcache *next_all, *prev_all;      /* gm__allcaches list; gm__allcaches_lock */
     gm_mcache *next_free;                /* reuse list of exited threads' caches */
@@ -274,7 +255,6 @@ GM_INTERNAL extern gm_mcache gm__empty_mcache; /* every slot is gm__emptyspan */
 GM_INTERNAL gm_mcache *gm__mcache_acquire(void); /* the thread's real cache; NULL on OOM */
 GM_INTERNAL gm_span *gm__mcache_refill(gm_mcache *c, int spanclass); /* NULL on OOM */
 GM_INTERNAL void gm__mcache_release_all(gm_mcache *c); /* uncache every span */
-GM_INTERNAL void gm__mcache_drop_stash(gm_mcache *c, int cls);
 /* The owner freed into its owned-full span s: claim it back. False if a
  * remote freer moved it to its mcentral first. */
 GM_INTERNAL bool gm__mcache_claim_full(gm_mcache *c, gm_span *s);

@@ -33,11 +33,9 @@
  * ----------------------------------
  *  1. size <= 1016: class = size_to_class8[(size+7)/8]; else up to 32 KiB,
  *     size_to_class128[(size-1024+127)/128]. span class = class<<1|noscan.
- *  2. The stash (classes up to 1 KiB): the object this thread freed most
- *     recently, still in cache (see "The stash" below).
- *     Else next_free_fast: s = cache->alloc[spc]; t = ctz(s->alloc_cache);
- *     the object is slot freeindex + t; shift the window, bump freeindex.
- *     About 15 instructions, inlined in gm_malloc.
+ *  2. next_free_fast: s = cache->alloc[spc]; t = ctz(s->alloc_cache); the
+ *     object is slot freeindex + t; shift the window, bump freeindex. About
+ *     15 instructions, inlined in gm_malloc.
  *  3. Window empty: span_next_free_index reloads alloc_cache from the next
  *     alloc_bits word with a free slot.
  *  4. Span exhausted: mcache_refill. Fold the frees the span has received
@@ -88,18 +86,6 @@
  *  emptied spans freed), run before the heap grows and whenever the heap in
  *  use has grown by a quarter since the last reclaim — Go sweeps in
  *  proportion to allocation for the same reason.
- *
- * The stash — our addition, for locality
- * --------------------------------------
- *  A bitmap hands out the lowest free slot, which is rarely the block just
- *  freed; a free list hands that one out next, while it is in cache. So each
- *  cache keeps, per class up to 1 KiB, a LIFO of the last 16 objects its
- *  thread freed into spans it owns. A stashed slot's freed bit stays set, so
- *  double frees (from any thread) are still caught by the bitmap; popping it
- *  clears the bit. A fold of one of the thread's spans keeps its stashed
- *  slots allocated; thread exit and reclaim drop the stash, leaving plain
- *  pending frees. Measured: larson (blocks crossing threads) -25% time;
- *  single-thread churn and binary-trees +6-8%, net positive.
  *
  * Address space
  * -------------
@@ -216,26 +202,12 @@ static inline void *next_free_fast(gm_span *s) {
     return span_take(s, idx);
 }
 
-/* The most recently freed object of the class, if the stash has one. */
-static inline void *stash_pop(gm_mcache *c, unsigned cls) {
-    uint32_t n = c->nstash[cls];
-    if (n == 0) return NULL;
-    gm_stash_entry *e = &c->stash[cls][n - 1];
-    c->nstash[cls] = n - 1;
-    GM_STORE(e->word, *e->word & ~e->bit);
-    GM_STORE(&c->nreuse[cls], c->nreuse[cls] + 1);
-    return e->p;
-}
-
 void *gm_malloc(size_t size) {
     if (GM_LIKELY(size <= GM_SMALL_SIZE_MAX - 8)) {
         /* Size 0 maps to class 0, whose span class 1 is never cached, so it
          * takes the slow path. */
         gm_mcache *c = gm__tls_mcache;
-        unsigned cls = gm__size_to_class8[(size + 7) >> 3];
-        void *p = cls < GM_STASH_CLASSES ? stash_pop(c, cls) : NULL;
-        if (p) return p;
-        p = next_free_fast(c->alloc[cls * 2 + 1]);
+        void *p = next_free_fast(c->alloc[gm__size_to_class8[(size + 7) >> 3] * 2 + 1]);
         if (GM_LIKELY(p != NULL)) return p;
     }
     return gm__mallocgc(size, true, false);
@@ -329,12 +301,11 @@ void gm_free(void *p) {
         uint32_t w = idx / 64;
         uint64_t bit = (uint64_t)1 << (idx % 64);
         uint64_t lf = s->local_free[w];
-        if (GM_LIKELY((uintptr_t)idx * s->elemsize == off && !(lf & bit) &&
+        /* a < limit: a pointer into the span's tail would land on a padding
+         * bit (or past the bitmap) and must not be read as a slot. */
+        if (GM_LIKELY(a < s->limit && (uintptr_t)idx * s->elemsize == off && !(lf & bit) &&
                       (idx < s->freeindex || (s->alloc_bits[w] & bit)))) {
             GM_STORE(&s->local_free[w], lf | bit);
-            unsigned cls = s->spanclass >> 1;
-            if ((s->spanclass & 1) && cls < GM_STASH_CLASSES && c->nstash[cls] < GM_STASH_LEN)
-                c->stash[cls][c->nstash[cls]++] = (gm_stash_entry){p, &s->local_free[w], bit};
             return;
         }
     }

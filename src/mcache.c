@@ -36,11 +36,6 @@ static void mcache_thread_exit(void *v) {
         GM_STORE(&c->nmalloc[i], 0);
         GM_STORE(&c->nfree[i], 0);
     }
-    for (int cls = 0; cls < GM_STASH_CLASSES; cls++) {
-        gm__flushed.nmalloc[cls << 1 | 1] += c->nreuse[cls];
-        gm__flushed.nfree[cls << 1 | 1] += c->nreuse[cls];
-        GM_STORE(&c->nreuse[cls], 0);
-    }
     if (c->prev_all) c->prev_all->next_all = c->next_all;
     else gm__allcaches = c->next_all;
     if (c->next_all) c->next_all->prev_all = c->prev_all;
@@ -111,31 +106,6 @@ static gm_span *partial_pop(gm_mcache *c, int spc) {
     return s;
 }
 
-void gm__mcache_drop_stash(gm_mcache *c, int cls) {
-    if (cls < GM_STASH_CLASSES) c->nstash[cls] = 0;
-}
-
-/* Sets (or clears) the freed bits of c's stashed objects that lie in s. */
-static void mark_stashed(gm_mcache *c, gm_span *s, bool freed) {
-    unsigned cls = s->spanclass >> 1;
-    if (!(s->spanclass & 1) || cls >= GM_STASH_CLASSES) return;
-    uintptr_t len = s->npages * GM_PAGE_SIZE;
-    for (uint32_t i = 0; i < c->nstash[cls]; i++) {
-        gm_stash_entry *e = &c->stash[cls][i];
-        if ((uintptr_t)e->p - s->base >= len) continue;
-        GM_STORE(e->word, freed ? *e->word | e->bit : *e->word & ~e->bit);
-    }
-}
-
-/* Folds s, one of c's spans. Its stashed objects stay stashed: they are
- * kept allocated through the fold and marked freed again after it. */
-static uint32_t mcache_fold(gm_mcache *c, gm_span *s) {
-    mark_stashed(c, s, false);
-    uint32_t nfree = gm__span_fold(s, &c->nfree[s->spanclass]);
-    mark_stashed(c, s, true);
-    return nfree;
-}
-
 /* s, c's span, has no free slot: hold it as owned-full (owner = c | 1). If
  * remote frees raced in, take it back and return true: s is usable. */
 static bool retire_full(gm_mcache *c, gm_span *s) {
@@ -145,7 +115,7 @@ static bool retire_full(gm_mcache *c, gm_span *s) {
     if (!gm__span_has_remote_frees(s)) return false;
     return __atomic_compare_exchange_n(&s->owner, &tagged, (uintptr_t)c, false,
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
-           mcache_fold(c, s) > 0;
+           gm__span_fold(s, &c->nfree[s->spanclass]) > 0;
 }
 
 static gm_span *make_active(gm_mcache *c, int spc, gm_span *s) {
@@ -181,7 +151,7 @@ static bool park(gm_mcache *c, gm_span *s) {
 /* Before taking a span from elsewhere: any owned span with a free slot. */
 static gm_span *any_with_frees(gm_mcache *c, int spc) {
     for (gm_span *s = c->partial[spc], *prev = NULL; s; prev = s, s = s->next) {
-        if (!gm__span_has_frees(s) || !mcache_fold(c, s)) continue;
+        if (!gm__span_has_frees(s) || !gm__span_fold(s, &c->nfree[spc])) continue;
         if (prev) prev->next = s->next;
         else c->partial[spc] = s->next;
         if (c->partial_tail[spc] == s) c->partial_tail[spc] = prev;
@@ -206,16 +176,17 @@ bool gm__mcache_claim_full(gm_mcache *c, gm_span *s) {
  * fold the frees it has received (a local sweep); take a span from our own
  * partial list; take one from the mcentral; grow the heap. */
 static gm_span *refill_from_own(gm_mcache *c, int spc) {
+    uint64_t *nfolded = &c->nfree[spc];
     gm_span *s = c->alloc[spc];
     if (s != &gm__emptyspan) {
         gm__mcache_flush_stats(c, spc);
-        if (worth_folding(s) && mcache_fold(c, s)) return s;
+        if (worth_folding(s) && gm__span_fold(s, nfolded)) return s;
         GM_STORE(&c->alloc[spc], &gm__emptyspan);
         if (park(c, s)) return s;
     }
     /* Visit each queued span once: worth folding, or back to the tail. */
     for (gm_span *last = c->partial_tail[spc]; (s = partial_pop(c, spc)) != NULL;) {
-        if (worth_folding(s) && mcache_fold(c, s)) return s;
+        if (worth_folding(s) && gm__span_fold(s, nfolded)) return s;
         bool was_last = s == last;
         if (park(c, s)) return s;
         if (was_last) break;
@@ -240,7 +211,6 @@ gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
 /* Caller holds gm__allcaches_lock: MemStats reads the caches' current
  * spans under it, and this is the only place they are freed. */
 void gm__mcache_release_all(gm_mcache *c) {
-    for (int cls = 0; cls < GM_STASH_CLASSES; cls++) gm__mcache_drop_stash(c, cls);
     gm__lock(&c->lock);
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         gm_span *s = c->alloc[spc];
@@ -258,7 +228,6 @@ void gm__mcache_release_all(gm_mcache *c) {
 void gm__mcache_reclaim_own(void) {
     gm_mcache *c = gm__tls_mcache;
     if (c == &gm__empty_mcache) return;
-    for (int cls = 0; cls < GM_STASH_CLASSES; cls++) gm__mcache_drop_stash(c, cls);
     gm__lock(&c->lock);
     for (int spc = 2; spc < GM_NUM_SPANCLASSES; spc++) {
         gm_span *s, *keep = NULL;

@@ -124,7 +124,8 @@ void gm__mcentral_free_to_full(gm_span *s, uintptr_t owner) {
     if (owner & GM_OWNER_FULL_TAG) {
         if (__atomic_compare_exchange_n(&s->owner, &owner, 0, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_RELAXED)) {
-            if (gm__span_has_remote_frees(s)) push_partial(mc, s);
+            if (s->spanclass != spc) GM_STORE_SC(&s->owner, owner); /* recycled: give it back */
+            else if (gm__span_has_remote_frees(s)) push_partial(mc, s);
             else push_full(mc, s);
         }
     } else if (GM_LOAD(&s->state) == GM_SPAN_FULL && GM_LOAD(&s->owner) == 0 &&

@@ -110,6 +110,7 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     GM_STORE(&s->freeindex, 0);
     GM_STORE(&s->alloc_count, 0);
     s->base = base;
+    s->limit = base + npages * GM_PAGE_SIZE;
     s->elemsize = 0;
     s->divmul = 0;
     GM_STORE(&s->owner, 0);

@@ -14,7 +14,7 @@
 #include "internal.h"
 
 gm_span gm__emptyspan = {.state = GM_SPAN_CACHED};
-_Static_assert(offsetof(gm_span, remote_free) == GM_CACHELINE,
+_Static_assert(offsetof(gm_span, nelems) == GM_CACHELINE,
                "the fast-path fields of gm_span must fit its first cache line");
 
 bool gm__span_init_small(gm_span *s, int spanclass) {
@@ -32,6 +32,7 @@ bool gm__span_init_small(gm_span *s, int spanclass) {
     s->nelems = nelems;
     s->elemsize = size;
     s->divmul = gm__class_to_divmagic[cls];
+    s->limit = s->base + (uintptr_t)nelems * size;
     if (nelems % 64) s->alloc_bits[nw - 1] = ~(uint64_t)0 << (nelems % 64);
     s->freeindex = 0;
     s->alloc_count = 0;

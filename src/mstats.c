@@ -34,11 +34,6 @@ static uint64_t cached_mallocs(gm_mcache *c, int spc) {
  * moves it to a queue or to its mcentral.) */
 static void count_cache(gm_mcache *c, uint64_t *nmalloc, uint64_t *nfree) {
     gm__lock(&c->lock);
-    for (int cls = 0; cls < GM_STASH_CLASSES; cls++) {
-        uint64_t reused = GM_LOAD(&c->nreuse[cls]);
-        nmalloc[cls << 1 | 1] += reused;
-        nfree[cls << 1 | 1] += reused;
-    }
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
         nfree[spc] += GM_LOAD(&c->nfree[spc]);

@@ -831,6 +831,19 @@ TEST(double_free_of_small_object_aborts) {
     gm_free(p); /* the parent's copy is still live */
 }
 
+TEST(free_of_pointer_into_span_tail_waste_aborts) {
+    /* 80-byte class: 102 objects in 8192 bytes, 32 bytes of tail. The
+     * address just past the last object is a multiple of 80 from the base. */
+    void *p = gm_malloc(80);
+    REQUIRE(p != NULL);
+    gm_span_info si;
+    REQUIRE(gm_span_inspect(p, &si) == 0);
+    char *tail = (char *)si.base + (size_t)si.nelems * si.elemsize;
+    REQUIRE(tail < (char *)si.base + si.npages * 8192);
+    EXPECT_DEATH(gm_free(tail), "gomalloc: fatal error: free of pointer not allocated by gomalloc");
+    gm_free(p);
+}
+
 TEST(double_free_after_other_frees_in_the_same_span_aborts) {
     void *v[16];
     for (int i = 0; i < 16; i++) {
