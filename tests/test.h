@@ -116,6 +116,17 @@ static int gm_test_failed_current;
         return failed ? 1 : (passed ? 0 : 1);                               \
     }
 
+/* Runs fn(arg) in a new thread and returns its result: a fresh thread has
+ * a fresh gomalloc cache. Link with pthreads. */
+#include <pthread.h>
+static inline void *gm_test_run_in_thread(void *(*fn)(void *), void *arg) {
+    pthread_t t;
+    void *r = NULL;
+    if (pthread_create(&t, NULL, fn, arg) != 0) abort();
+    pthread_join(t, &r);
+    return r;
+}
+
 /* splitmix64: the fixed-seed generator every multi-threaded test uses. */
 static inline uint64_t gm_test_rand(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);

@@ -7,14 +7,6 @@
 #include "internal.h"
 #include "test.h"
 
-static void *run_in_thread(void *(*fn)(void *), void *arg) {
-    pthread_t t;
-    void *r;
-    pthread_create(&t, NULL, fn, arg);
-    pthread_join(t, &r);
-    return r;
-}
-
 static void *consecutive(void *arg) {
     (void)arg;
     char *p[46]; /* one span of 176-byte objects */
@@ -26,7 +18,7 @@ static void *consecutive(void *arg) {
 }
 
 TEST(fresh_thread_allocates_consecutive_slots_of_one_span) {
-    CHECK(run_in_thread(consecutive, NULL) == (void *)1);
+    CHECK(gm_test_run_in_thread(consecutive, NULL) == (void *)1);
 }
 
 static void *refill_reuses(void *arg) {
@@ -48,7 +40,7 @@ static void *refill_reuses(void *arg) {
 }
 
 TEST(exhausted_span_is_folded_before_a_new_span_is_taken) {
-    CHECK(run_in_thread(refill_reuses, NULL) == (void *)1);
+    CHECK(gm_test_run_in_thread(refill_reuses, NULL) == (void *)1);
 }
 
 static void *owned_full_claimed(void *arg) {
@@ -73,7 +65,7 @@ static void *owned_full_claimed(void *arg) {
 }
 
 TEST(owner_free_claims_owned_full_span_back) {
-    CHECK(run_in_thread(owned_full_claimed, NULL) == (void *)1);
+    CHECK(gm_test_run_in_thread(owned_full_claimed, NULL) == (void *)1);
 }
 
 static void *fill_spans(void *arg) {
@@ -84,7 +76,7 @@ static void *fill_spans(void *arg) {
 
 TEST(remote_free_moves_owned_full_span_to_central_partial) {
     void *p[24];
-    run_in_thread(fill_spans, p);
+    gm_test_run_in_thread(fill_spans, p);
     gm_span_info info;
     gm_span_inspect(p[0], &info); /* first span: owned-full, left tagged at exit */
     CHECK_EQ(info.state, GM_SPAN_OWNED);
@@ -103,7 +95,7 @@ static void *fill_exactly_one_span(void *arg) {
 
 TEST(remote_free_moves_central_full_span_to_partial) {
     void *p[11];
-    run_in_thread(fill_exactly_one_span, p); /* exit uncaches a span with no free slot */
+    gm_test_run_in_thread(fill_exactly_one_span, p); /* exit uncaches a span with no free slot */
     gm_span_info info;
     gm_span_inspect(p[0], &info);
     CHECK_EQ(info.state, GM_SPAN_FULL);
@@ -122,10 +114,10 @@ static void *fill_and_wait(void *arg) {
 
 TEST(thread_exit_returns_caches_for_reuse) {
     void *p[24];
-    run_in_thread(fill_and_wait, p);
+    gm_test_run_in_thread(fill_and_wait, p);
     gm_memstats m0, m1;
     gm_read_memstats(&m0);
-    for (int i = 0; i < 20; i++) run_in_thread(fill_and_wait, p + 0), gm_free(p[0]);
+    for (int i = 0; i < 20; i++) gm_test_run_in_thread(fill_and_wait, p + 0), gm_free(p[0]);
     gm_read_memstats(&m1);
     CHECK_EQ(m1.mcache_inuse, m0.mcache_inuse);
     CHECK(m1.mcache_sys == m0.mcache_sys);
@@ -140,7 +132,7 @@ static void *alloc_n(void *arg) {
 TEST(exited_thread_counts_are_kept) {
     gm_memstats m0, m1;
     gm_read_memstats(&m0);
-    run_in_thread(alloc_n, (void *)1000L);
+    gm_test_run_in_thread(alloc_n, (void *)1000L);
     gm_read_memstats(&m1);
     CHECK_EQ(m1.by_size[5].mallocs - m0.by_size[5].mallocs, 1000);
     CHECK_EQ(m1.by_size[5].frees - m0.by_size[5].frees, 1000);

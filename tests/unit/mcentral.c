@@ -7,14 +7,6 @@
 #include "internal.h"
 #include "test.h"
 
-static void *run_in_thread(void *(*fn)(void *), void *arg) {
-    pthread_t t;
-    void *r;
-    pthread_create(&t, NULL, fn, arg);
-    pthread_join(t, &r);
-    return r;
-}
-
 enum { N = 20000, SIZE = 256 };
 static void *objs[N];
 
@@ -33,10 +25,10 @@ static void *free_all(void *arg) {
 TEST(spans_emptied_by_remote_frees_return_to_heap_at_reclaim) {
     gm_memstats m0, m1, m2;
     gm_read_memstats(&m0);
-    run_in_thread(alloc_all, NULL);
+    gm_test_run_in_thread(alloc_all, NULL);
     gm_read_memstats(&m1);
     CHECK(m1.heap_inuse - m0.heap_inuse >= (uint64_t)N * SIZE);
-    run_in_thread(free_all, NULL);
+    gm_test_run_in_thread(free_all, NULL);
     size_t pages = gm__mcentral_reclaim();
     gm_read_memstats(&m2);
     CHECK(pages * GM_PAGE_SIZE >= (uint64_t)N * SIZE);
@@ -45,7 +37,7 @@ TEST(spans_emptied_by_remote_frees_return_to_heap_at_reclaim) {
 }
 
 TEST(partial_spans_are_reused_before_the_heap_grows) {
-    run_in_thread(alloc_all, NULL);
+    gm_test_run_in_thread(alloc_all, NULL);
     for (int i = 0; i < N; i += 2) gm_free(objs[i]); /* half of every span */
     gm_memstats m0, m1;
     gm_read_memstats(&m0);
@@ -61,8 +53,8 @@ TEST(partial_spans_are_reused_before_the_heap_grows) {
 TEST(central_lists_account_for_their_spans) {
     int spc = gm__size_to_class(SIZE) << 1 | 1;
     gm_mcentral *mc = &gm__central[spc];
-    run_in_thread(alloc_all, NULL);
-    run_in_thread(free_all, NULL);
+    gm_test_run_in_thread(alloc_all, NULL);
+    gm_test_run_in_thread(free_all, NULL);
     gm__mcentral_reclaim();
     gm__lock(&mc->lock);
     uint64_t n = 0;
