@@ -84,7 +84,7 @@
  *  Spans whose objects are all freed go back to the page heap: at uncache,
  *  and by reclaim (the caller's queues and the central lists are folded and
  *  emptied spans freed), run before the heap grows and whenever the heap in
- *  use has grown by a quarter since the last reclaim — Go sweeps in
+ *  use has grown by an eighth since the last reclaim — Go sweeps in
  *  proportion to allocation for the same reason.
  *
  * Address space
