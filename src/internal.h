@@ -149,8 +149,8 @@ GM_INTERNAL void *gm__persistent_alloc(size_t size, uint64_t *sys_stat);
 
 /*
  * An mspan: a run of pages holding objects of one span class (or one large
- * object). 128 bytes; the fields of the allocation fast path share the
- * first cache line.
+ * object). 128 bytes (asserted in mspan.c); the fields of the allocation
+ * and free fast paths share the first cache line.
  *
  * Explicit free (see "Freeing" in malloc.c): a slot freed by the owning
  * thread sets its bit in local_free; a slot freed by any other thread sets
@@ -158,7 +158,6 @@ GM_INTERNAL void *gm__persistent_alloc(size_t size, uint64_t *sys_stat);
  * alloc_bits, which is the local analogue of Go's sweep.
  */
 struct gm_span {
-    /* 112 bytes; the first cache line is asserted in mspan.c. */
     /* -- first cache line: everything gm_malloc and gm_free touch -- */
     uint64_t alloc_cache;  /* ~alloc_bits shifted so bit 0 is freeindex; owner only */
     uint32_t freeindex;    /* slots below it are allocated; owner writes (relaxed),
