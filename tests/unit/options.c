@@ -32,6 +32,32 @@ TEST(defaults_parse) {
     CHECK_EQ(gm__opts.retain_percent, 50);
 }
 
+TEST(environment_overrides_defaults) {
+    gm__ensure_init();
+    gm_options saved = gm__opts;
+    setenv("GOMALLOC_RETAIN", "2MiB", 1);
+    setenv("GOMALLOC_RETAIN_PERCENT", "10", 1);
+    gm__options_init();
+    CHECK_EQ(gm__opts.retain_min, 2 << 20);
+    CHECK_EQ(gm__opts.retain_percent, 10);
+    unsetenv("GOMALLOC_RETAIN");
+    unsetenv("GOMALLOC_RETAIN_PERCENT");
+    gm__opts = saved;
+}
+
+static void init_with_malformed_retain(void) {
+    setenv("GOMALLOC_RETAIN", "lots", 1);
+    gm__options_init();
+    if (gm__opts.retain_min == 64ull << 20) abort(); /* kept the default: report via SIGABRT */
+    _exit(0);
+}
+
+TEST(malformed_value_warns_and_keeps_the_default) {
+    /* The child aborts on purpose when the default was kept, so that
+     * EXPECT_DEATH can also check the one-line warning on stderr. */
+    EXPECT_DEATH(init_with_malformed_retain(), "gomalloc: ignoring malformed GOMALLOC_RETAIN=lots");
+}
+
 TEST(readme_documents_every_option) {
     FILE *f = fopen(GM_SOURCE_DIR "/README.md", "r");
     REQUIRE(f);
