@@ -7,7 +7,7 @@
 #   -n RUNS        rounds per benchmark and allocator (default 5)
 #   --quick        small scales and 1 round unless -n is given (smoke test)
 #   --write        also write the report to bench/RESULTS.md
-#   --only LIST    benchmarks to run (default: churn,larson,prodcons,binarytrees,sizesweep)
+#   --only LIST    benchmarks to run (default: churn,larson,prodcons,binarytrees,sizesweep,largechurn)
 #   --alloc LIST   allocators to run (default: glibc,jemalloc,tcmalloc,mimalloc,gomalloc)
 #   --build-dir D  CMake build directory (default: build, or $BUILD_DIR)
 #   --wait-quiet S before each round, wait up to S seconds while other work
@@ -60,13 +60,14 @@ done
 # Full scales are picked so that each benchmark takes ~0.3-2 s under glibc on
 # a 2-core machine (prodcons excepted: glibc's arena lock makes it far slower
 # there than the other allocators). Arguments are positional; see each .c file.
-ALL_BENCHES=(churn larson prodcons binarytrees sizesweep)
+ALL_BENCHES=(churn larson prodcons binarytrees sizesweep largechurn)
 declare -A FULL_ARGS=(
   [churn]="50000000 10000"    # ops, live slots
   [larson]="4 15000000 1000 8" # threads, ops per thread, slots per thread, exchange every 8th op
   [prodcons]="10000000 4096"  # blocks, queue capacity
   [binarytrees]="21"          # max depth: the classic 21, as the issue asks
   [sizesweep]="256"           # MiB moved per size, 39 sizes 8 B .. 4 MiB
+  [largechurn]="1000000 2000" # ops, live slots of 33-160 KiB
 )
 declare -A QUICK_ARGS=(
   [churn]="1000000 10000"
@@ -74,6 +75,7 @@ declare -A QUICK_ARGS=(
   [prodcons]="200000 4096"
   [binarytrees]="14"
   [sizesweep]="8"
+  [largechurn]="20000 2000"
 )
 declare -A DESCRIPTION=(
   [churn]="single thread, random slot of 10k live blocks replaced per op, 8-256 B"
@@ -81,6 +83,7 @@ declare -A DESCRIPTION=(
   [prodcons]="producer thread mallocs 16-512 B, SPSC ring, consumer thread frees"
   [binarytrees]="benchmarks-game binary-trees, 16 B nodes, explicit free"
   [sizesweep]="39 sizes 8 B-4 MiB, same bytes per size, pages touched"
+  [largechurn]="page heap: random slot of 2000 live 33-160 KiB blocks replaced per op"
 )
 
 BENCHES=()
