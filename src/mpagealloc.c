@@ -137,8 +137,13 @@ size_t gm__bits_find_run(const uint64_t *w, size_t nbits, size_t n) {
 
 /* ---- summaries --------------------------------------------------------- */
 
-static void update_chunk(gm_heap_arena *ha, size_t c) {
-    ha->pages.chunk_sum[c] = gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES);
+/* Recomputes chunk c's summary; true if it changed (then the arena's
+ * summary must be merged again). */
+static bool update_chunk(gm_heap_arena *ha, size_t c) {
+    gm_pallocsum old = ha->pages.chunk_sum[c];
+    gm_pallocsum now = gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES);
+    ha->pages.chunk_sum[c] = now;
+    return now.start != old.start || now.max != old.max || now.end != old.end;
 }
 
 static void update_arena(gm_heap_arena *ha) {
@@ -235,12 +240,15 @@ uintptr_t gm__pages_find(size_t npages, size_t align_pages) {
 
 /* ---- alloc / free / scavenge ------------------------------------------- */
 
-/* Calls fn on each (arena, chunk, first page in chunk, page count) piece of
- * [addr, addr + npages pages), which must lie in known, contiguous arenas. */
+/* Runs body on each (arena ha, chunk, first page in chunk, page count)
+ * piece of [addr, addr + npages pages), which must lie in known, contiguous
+ * arenas. body sets changed_ when a chunk summary changed; the arena's
+ * summary is merged again only then. */
 #define FOR_EACH_PIECE(addr, npages, body)                                      \
     do {                                                                        \
         uintptr_t a_ = (addr);                                                  \
         size_t left_ = (npages);                                                \
+        bool changed_ = false;                                                  \
         while (left_ > 0) {                                                     \
             gm_heap_arena *ha = gm__arenas[a_ >> GM_ARENA_SHIFT];               \
             size_t pg_ = (a_ - ha->base) / GM_PAGE_SIZE;                        \
@@ -250,9 +258,11 @@ uintptr_t gm__pages_find(size_t npages, size_t align_pages) {
             body;                                                               \
             a_ += count * GM_PAGE_SIZE;                                         \
             left_ -= count;                                                     \
-            if ((chunk == GM_CHUNKS_PER_ARENA - 1 &&                            \
-                 first + count == GM_CHUNK_PAGES) || left_ == 0)                \
+            if (changed_ && ((chunk == GM_CHUNKS_PER_ARENA - 1 &&               \
+                              first + count == GM_CHUNK_PAGES) || left_ == 0)) { \
                 update_arena(ha);                                               \
+                changed_ = false;                                               \
+            }                                                                   \
         }                                                                       \
     } while (0)
 
@@ -265,7 +275,7 @@ size_t gm__pages_alloc(uintptr_t addr, size_t npages, bool *dirty) {
         scav += s;
         gm__bits_set_range(ha->pages.inuse[chunk], first, count);
         gm__bits_clear_range(ha->pages.scav[chunk], first, count);
-        update_chunk(ha, chunk);
+        changed_ |= update_chunk(ha, chunk);
     });
     *dirty = scav != npages;
     return scav;
@@ -276,7 +286,7 @@ void gm__pages_free(uintptr_t addr, size_t npages) {
         gm_assert(2, gm__bits_count_range(ha->pages.inuse[chunk], first, count) == count,
                   "freeing pages not in use");
         gm__bits_clear_range(ha->pages.inuse[chunk], first, count);
-        update_chunk(ha, chunk);
+        changed_ |= update_chunk(ha, chunk);
     });
 }
 
