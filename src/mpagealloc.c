@@ -137,17 +137,21 @@ size_t gm__bits_find_run(const uint64_t *w, size_t nbits, size_t n) {
 
 /* ---- summaries --------------------------------------------------------- */
 
+static bool sum_equal(gm_pallocsum a, gm_pallocsum b) {
+    return a.start == b.start && a.max == b.max && a.end == b.end;
+}
+
 /* Recomputes chunk c's summary; true if it changed (then the arena's
  * summary must be merged again). */
 static bool update_chunk(gm_heap_arena *ha, size_t c) {
     gm_pallocsum old = ha->pages.chunk_sum[c];
     gm_pallocsum now = gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES);
     ha->pages.chunk_sum[c] = now;
-    return now.start != old.start || now.max != old.max || now.end != old.end;
+    return !sum_equal(now, old);
 }
 
-static void update_arena(gm_heap_arena *ha) {
-    const gm_pallocsum *cs = ha->pages.chunk_sum;
+/* The arena's summary, merged from its chunks' summaries. */
+static gm_pallocsum merge_chunks(const gm_pallocsum *cs) {
     gm_pallocsum a = {0, 0, 0};
     size_t run = 0, i;
     for (i = 0; i < GM_CHUNKS_PER_ARENA && cs[i].start == GM_CHUNK_PAGES; i++)
@@ -167,8 +171,13 @@ static void update_arena(gm_heap_arena *ha) {
         }
         if (run > a.max) a.max = (uint16_t)run;
     }
-    ha->pages.arena_sum = a;
+    return a;
 }
+
+static void update_arena(gm_heap_arena *ha) {
+    ha->pages.arena_sum = merge_chunks(ha->pages.chunk_sum);
+}
+
 
 void gm__pages_add_arena(gm_heap_arena *ha) {
     /* Fresh memory: free and scavenged (it reads as zero and is not resident). */
@@ -337,14 +346,15 @@ void gm__heap_check(void) {
     if (GOMALLOC_DEBUG < 3) return;
     for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) {
         for (size_t c = 0; c < GM_CHUNKS_PER_ARENA; c++) {
-            gm_pallocsum want = gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES);
-            gm_pallocsum have = ha->pages.chunk_sum[c];
-            if (want.start != have.start || want.max != have.max || want.end != have.end)
+            if (!sum_equal(gm__bits_summarize(ha->pages.inuse[c], GM_CHUNK_PAGES),
+                           ha->pages.chunk_sum[c]))
                 gm__fatal("page chunk summary is stale", (void *)ha->base);
             for (size_t w = 0; w < GM_CHUNK_WORDS; w++)
                 if (ha->pages.inuse[c][w] & ha->pages.scav[c][w])
                     gm__fatal("page both in use and scavenged", (void *)ha->base);
         }
+        if (!sum_equal(merge_chunks(ha->pages.chunk_sum), ha->pages.arena_sum))
+            gm__fatal("page arena summary is stale", (void *)ha->base);
         if (ha->next && ha->next->base <= ha->base)
             gm__fatal("arena list out of order", (void *)ha->base);
     }
