@@ -8,13 +8,32 @@
  *
  * usage: churn [OPS=50M] [SLOTS=10000] [SEED=1]
  * prints: churn ops=... slots=... checksum=...
+ *
+ * largechurn.c is this program with other sizes: it defines the CHURN_*
+ * parameters below and includes this file.
  */
 #include "bench_alloc.h"
 
+#ifndef CHURN_NAME
+#define CHURN_NAME "churn"
+#define CHURN_MIN_SIZE 8
+#define CHURN_MAX_SIZE 256
+#define CHURN_OPS 50000000LL
+#define CHURN_SLOTS 10000
+#endif
+
+/* The stamp's size field has 16 bits: stamp the size modulo 64 KiB (at
+ * least 8), which always lies inside the block. */
+static size_t stamp_size(size_t n)
+{
+    size_t m = n & 0xffff;
+    return m < 8 ? 8 : m;
+}
+
 int main(int argc, char **argv)
 {
-    long long ops = bench_arg(argc, argv, 1, 50000000LL, 1, 1LL << 40);
-    long long nslots = bench_arg(argc, argv, 2, 10000, 1, 1LL << 26);
+    long long ops = bench_arg(argc, argv, 1, CHURN_OPS, 1, 1LL << 40);
+    long long nslots = bench_arg(argc, argv, 2, CHURN_SLOTS, 1, 1LL << 26);
     long long seed = bench_arg(argc, argv, 3, 1, 0, INT64_MAX);
 
     bench_rng rng;
@@ -29,17 +48,17 @@ int main(int argc, char **argv)
     uint64_t tag = 0, sum = 0;
     int bad = 0;
     for (long long i = 0; i < nslots; i++) {
-        size_t n = (size_t)bench_rng_range(&rng, 8, 256);
+        size_t n = (size_t)bench_rng_range(&rng, CHURN_MIN_SIZE, CHURN_MAX_SIZE);
         slot[i] = bench_xmalloc(n);
-        bench_stamp(slot[i], n, ++tag);
+        bench_stamp(slot[i], stamp_size(n), ++tag);
     }
     for (long long i = 0; i < ops; i++) {
         size_t k = (size_t)bench_rng_range(&rng, 0, (uint64_t)nslots - 1);
-        size_t n = (size_t)bench_rng_range(&rng, 8, 256);
+        size_t n = (size_t)bench_rng_range(&rng, CHURN_MIN_SIZE, CHURN_MAX_SIZE);
         sum += bench_verify(slot[k], &bad);
         BENCH_FREE(slot[k]);
         slot[k] = bench_xmalloc(n);
-        bench_stamp(slot[k], n, ++tag);
+        bench_stamp(slot[k], stamp_size(n), ++tag);
     }
     for (long long i = 0; i < nslots; i++) {
         sum += bench_verify(slot[i], &bad);
@@ -49,7 +68,7 @@ int main(int argc, char **argv)
 
     if (bad)
         bench_die("a block's contents were corrupted");
-    printf("churn ops=%lld slots=%lld seed=%lld checksum=%016llx\n", ops, nslots, seed,
+    printf(CHURN_NAME " ops=%lld slots=%lld seed=%lld checksum=%016llx\n", ops, nslots, seed,
            (unsigned long long)sum);
     return 0;
 }
