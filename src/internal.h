@@ -362,7 +362,6 @@ typedef struct gm_heapstats {
     uint64_t large_alloc_bytes, large_free_bytes; /* [heap] */
     uint64_t mspan_sys, mcache_sys, gc_sys, other_sys; /* atomic adds (fixalloc) */
     uint64_t mcache_inuse;   /* [heap] bytes of caches owned by live threads */
-    uint64_t nspans_inuse;   /* [heap] */
 } gm_heapstats;
 
 GM_INTERNAL extern gm_mutex gm__heap_lock;

@@ -150,7 +150,6 @@ static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) 
     gm__heapstats.heap_released -= scav * GM_PAGE_SIZE;
     gm__heapstats.heap_free_dirty -= (npages - scav) * GM_PAGE_SIZE;
     gm__heapstats.heap_inuse += npages * GM_PAGE_SIZE;
-    gm__heapstats.nspans_inuse++;
     set_spans(addr, npages, s);
     return s;
 }
@@ -217,7 +216,6 @@ void gm__mheap_free_span(gm_span *s) {
     if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
     gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
     gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
-    gm__heapstats.nspans_inuse--;
     gm__heap_check();
     span_reset(s, 0, 0, 0);
     gm__fixalloc_free(&gm__spanalloc, s);
