@@ -90,7 +90,8 @@ typedef struct gm_memstats {
     uint64_t buck_hash_sys; /* profiling buckets */
     uint64_t gc_sys;        /* span bitmaps (allocBits, gcmarkBits, free bits) */
     uint64_t other_sys;     /* arena index, heap arena metadata, page summaries */
-    /* Per size class; by_size[0] is unused (class 0 means "large"). */
+    /* Per size class. by_size[0] counts large objects (size 0): Go's
+     * BySize has no such row; ours makes the table add up to mallocs. */
     gm_memstats_by_size by_size[GM_NUM_SIZE_CLASSES];
 } gm_memstats;
 
@@ -101,6 +102,13 @@ typedef struct gm_memstats {
  * half of whose objects were freed); it is meant
  * for monitoring, not for a hot loop. */
 GM_API void gm_read_memstats(gm_memstats *stats);
+
+/* Write a human-readable summary to file descriptor fd: the MemStats
+ * fields, one row per size class in use (size, mallocs, frees, live
+ * objects, spans), peak heap in use and peak RSS. This is what
+ * GOMALLOC_STATS prints at exit and malloc_stats() prints. Returns 0, or -1
+ * with errno if writing failed. */
+GM_API int gm_write_stats(int fd);
 
 /* ---- Size classes and span inspection (observability) ----------------- */
 

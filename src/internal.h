@@ -94,6 +94,18 @@ GM_INTERNAL void gm__sys_free(void *p, size_t n);        /* any -> None */
 GM_INTERNAL void gm__sys_write_err(const char *s, size_t n);
 GM_INTERNAL _Noreturn void gm__sys_abort(void);
 GM_INTERNAL size_t gm__sys_rss(void); /* resident bytes, from /proc/self/statm */
+GM_INTERNAL size_t gm__sys_peak_rss(void); /* peak resident bytes */
+GM_INTERNAL const char *gm__sys_program_name(void);
+/* What the address a belongs to, for pointers outside our arenas. */
+typedef struct gm_mapping {
+    enum { GM_MAP_NONE, GM_MAP_ANON, GM_MAP_STACK, GM_MAP_FILE } kind;
+    uintptr_t end;  /* end of the mapping */
+    bool writable;
+} gm_mapping;
+GM_INTERNAL gm_mapping gm__sys_mapping(uintptr_t a);
+/* True if a lies in a loaded program or library (code, data or bss), the
+ * dynamic loader excepted. */
+GM_INTERNAL bool gm__sys_in_loaded_image(uintptr_t a);
 
 /* ---- panic.c ----------------------------------------------------------- */
 
@@ -120,6 +132,7 @@ GM_INTERNAL void *gm__fixalloc_alloc(gm_fixalloc *f);
 GM_INTERNAL void gm__fixalloc_free(gm_fixalloc *f, void *p);
 /* Never-freed bump allocation for metadata (arena index, summaries). */
 GM_INTERNAL void *gm__persistent_alloc(size_t size, uint64_t *sys_stat);
+GM_INTERNAL extern gm_mutex gm__persistent_lock;
 
 /* ---- mspan.c ------------------------------------------------------------ */
 
@@ -251,7 +264,11 @@ struct gm_mcache {
 
 GM_INTERNAL extern __thread gm_mcache *gm__tls_mcache;
 GM_INTERNAL extern gm_mcache gm__empty_mcache; /* every slot is gm__emptyspan */
+GM_INTERNAL extern __thread bool gm__tls_cache_gone; /* this thread's cache was retired */
+GM_INTERNAL gm_mcache *gm__mcache_new(void);     /* a cache in gm__allcaches; NULL on OOM */
 GM_INTERNAL gm_mcache *gm__mcache_acquire(void); /* the thread's real cache; NULL on OOM */
+/* Return c's spans and counters and put it on the reuse list. */
+GM_INTERNAL void gm__mcache_retire(gm_mcache *c);
 GM_INTERNAL gm_span *gm__mcache_refill(gm_mcache *c, int spanclass); /* NULL on OOM */
 GM_INTERNAL void gm__mcache_release_all(gm_mcache *c); /* uncache every span */
 /* The owner freed into its owned-full span s: claim it back. False if a
@@ -356,6 +373,7 @@ static inline gm_span *gm__span_of(uintptr_t a) {
 typedef struct gm_heapstats {
     uint64_t heap_sys;       /* [heap] bytes of arenas mapped */
     uint64_t heap_inuse;     /* [heap] bytes in in-use spans */
+    uint64_t heap_inuse_peak;/* [heap] the most heap_inuse has been */
     uint64_t heap_released;  /* [heap] bytes of free pages returned to the OS */
     uint64_t heap_free_dirty;/* [heap] bytes of free pages still backed */
     uint64_t nlarge_alloc, nlarge_free;           /* [heap] */
@@ -390,6 +408,24 @@ static inline void gm__ensure_init(void) {
 /* Go's mallocgc: the one entry for small and large objects. */
 GM_INTERNAL void *gm__mallocgc(size_t size, bool noscan, bool needzero);
 GM_INTERNAL void *gm__malloc_aligned(size_t size, size_t align);
+GM_INTERNAL void gm__free_sized(void *p, size_t size, size_t align, bool exact);
+GM_INTERNAL extern gm_mutex gm__init_lock;
+/* The shared cache of threads whose own cache was retired (see malloc.c);
+ * its lock comes before every other lock. */
+GM_INTERNAL extern gm_mutex gm__orphan_lock;
+GM_INTERNAL extern gm_mcache *gm__orphan_cache; /* gm__orphan_lock */
+
+/* ---- fork.c ------------------------------------------------------------- */
+
+GM_INTERNAL void gm__fork_init(void); /* pthread_atfork, once, after init */
+
+/* ---- foreign.c ---------------------------------------------------------- */
+
+/* Pointers outside gomalloc's arenas, passed to free or realloc: memory of
+ * another allocator (kept, never freed), or garbage (fatal). */
+GM_INTERNAL void gm__foreign_free(void *p);
+GM_INTERNAL void *gm__foreign_realloc(void *p, size_t size);
+GM_INTERNAL extern uint64_t gm__foreign_frees; /* atomic */
 
 static inline int gm__size_to_class(size_t size) {
     if (size <= GM_SMALL_SIZE_MAX - 8)
@@ -408,12 +444,16 @@ typedef struct gm_flushedstats {
 GM_INTERNAL extern gm_mutex gm__allcaches_lock;
 GM_INTERNAL extern gm_mcache *gm__allcaches;
 GM_INTERNAL extern gm_flushedstats gm__flushed;
+/* In-use spans per size class (0: large) and the peak of heap_inuse. */
+GM_INTERNAL void gm__count_spans(uint64_t nspans[GM_NUM_CLASSES], uint64_t *peak_inuse);
 
 /* ---- options.c ---------------------------------------------------------- */
 
 typedef struct gm_options {
     uint64_t retain_min;     /* GOMALLOC_RETAIN: free bytes kept backed */
     uint64_t retain_percent; /* GOMALLOC_RETAIN_PERCENT: of heap in use */
+    const char *stats;       /* GOMALLOC_STATS: "0", "1" (stderr) or a path */
+    uint64_t stats_pid;      /* GOMALLOC_STATS_PID: 0 = any process */
 } gm_options;
 GM_INTERNAL extern gm_options gm__opts;
 GM_INTERNAL void gm__options_init(void);

@@ -141,18 +141,22 @@
 #include "internal.h"
 
 int gm__inited;
-static gm_mutex init_lock = GM_MUTEX_INIT;
+gm_mutex gm__init_lock = GM_MUTEX_INIT;
 
 void gm__init_slow(void) {
-    gm__lock(&init_lock);
+    bool first = false;
+    gm__lock(&gm__init_lock);
     if (!gm__inited) {
         gm__options_init();
         gm__mheap_init();
         gm__mcentral_init();
         gm__mcache_thread_init();
         __atomic_store_n(&gm__inited, 1, __ATOMIC_RELEASE);
+        first = true;
     }
-    gm__unlock(&init_lock);
+    gm__unlock(&gm__init_lock);
+    /* Outside gm__init_lock: registering may allocate, re-entering malloc. */
+    if (first) gm__fork_init();
 }
 
 static void *oom(void) {
@@ -187,18 +191,34 @@ static void *malloc_large(size_t size, bool noscan, bool needzero, size_t align_
     return (void *)s->base;
 }
 
-static gm_mcache *my_cache(void) {
+/* A thread whose cache was returned at its exit (a pthread key destructor
+ * that runs after ours still allocates) shares one locked cache: a new
+ * cache made then would never be returned. */
+gm_mutex gm__orphan_lock = GM_MUTEX_INIT;
+gm_mcache *gm__orphan_cache;
+
+static GM_NOINLINE void *malloc_small_orphan(int spc, bool needzero) {
+    gm__lock(&gm__orphan_lock);
+    if (!gm__orphan_cache) gm__orphan_cache = gm__mcache_new();
+    void *p = gm__orphan_cache ? malloc_small(gm__orphan_cache, spc, needzero) : NULL;
+    gm__unlock(&gm__orphan_lock);
+    return p ? p : oom();
+}
+
+static void *malloc_small_any(int spc, bool needzero) {
     gm_mcache *c = gm__tls_mcache;
-    return c != &gm__empty_mcache ? c : gm__mcache_acquire();
+    if (GM_UNLIKELY(c == &gm__empty_mcache)) {
+        if (gm__tls_cache_gone) return malloc_small_orphan(spc, needzero);
+        if (!(c = gm__mcache_acquire())) return oom();
+    }
+    return malloc_small(c, spc, needzero);
 }
 
 void *gm__mallocgc(size_t size, bool noscan, bool needzero) {
     if (GM_UNLIKELY(size > (size_t)PTRDIFF_MAX)) return oom();
     if (size == 0) size = 1; /* unique pointers for malloc(0) */
     if (size > GM_MAX_SMALL_SIZE) return malloc_large(size, noscan, needzero, 1);
-    gm_mcache *c = my_cache();
-    if (!c) return oom();
-    return malloc_small(c, gm__size_to_class(size) << 1 | noscan, needzero);
+    return malloc_small_any(gm__size_to_class(size) << 1 | noscan, needzero);
 }
 
 /* Go's nextFreeFast: the lowest free slot in the span's allocCache window,
@@ -232,10 +252,18 @@ void *gm_calloc(size_t count, size_t size) {
 
 /* ---- free ----------------------------------------------------------------- */
 
-/* The span and slot of p, which must be the start of an object. */
+/* True if a lies in one of gomalloc's arenas (whether or not in a span). */
+static inline bool in_arenas(uintptr_t a) {
+    return GM_LOAD(&gm__arenas[(a >> GM_ARENA_SHIFT) & (GM_ARENA_L1_ENTRIES - 1)]) != NULL &&
+           a < ((uintptr_t)1 << GM_ADDR_BITS);
+}
+
+/* The span and slot of p, which must be the start of an object; NULL if p
+ * is outside the arenas altogether (a foreign pointer: see foreign.c). */
 static gm_span *object_span(const void *p, uint32_t *slot) {
     uintptr_t a = (uintptr_t)p;
     gm_span *s = gm__span_of(a);
+    if (!s && !in_arenas(a)) return NULL;
     if (!s || a - s->base >= s->npages * GM_PAGE_SIZE)
         gm__fatal("free of pointer not allocated by gomalloc", p);
     if (s->spanclass < 2) {
@@ -282,7 +310,9 @@ static GM_NOINLINE void free_slow(void *p) {
     int saved = errno;
     uint32_t idx;
     gm_span *s = object_span(p, &idx);
-    if (s->spanclass < 2) {
+    if (!s) {
+        gm__foreign_free(p);
+    } else if (s->spanclass < 2) {
         free_large(s, p);
     } else {
         gm_mcache *c = gm__tls_mcache;
@@ -338,6 +368,7 @@ void *gm_realloc(void *p, size_t size) {
     if (size > (size_t)PTRDIFF_MAX) return oom();
     uint32_t idx;
     gm_span *s = object_span(p, &idx);
+    if (!s) return gm__foreign_realloc(p, size);
     size_t usable = span_usable(s);
     if (size <= usable) {
         /* In place while the new size keeps the same class, or uses at
@@ -360,27 +391,51 @@ void *gm_realloc(void *p, size_t size) {
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
-void *gm__malloc_aligned(size_t size, size_t align) {
-    if (size > (size_t)PTRDIFF_MAX) return oom();
-    if (align <= 8 || (align <= 16 && (size > 24 || (size > 8 && size <= 16))))
-        return gm__mallocgc(size, true, false);
-    if (align > GM_ARENA_BYTES) return oom();
+/* The size class gm__malloc_aligned(size, align) uses, 0 for large pages.
+ * Natural alignment suffices up to 16 bytes except in the 8- and 24-byte
+ * classes; beyond it, span bases are page-aligned, so the first class whose
+ * size is a multiple of align yields aligned slots. */
+static int aligned_class(size_t size, size_t align) {
     if (size == 0) size = 1;
-    if (align <= GM_PAGE_SIZE) {
-        size_t want = size > align ? size : align;
-        if (want <= GM_MAX_SMALL_SIZE) {
-            /* Span bases are page-aligned, so a class whose size is a
-             * multiple of align yields aligned slots. */
-            for (int cls = gm__size_to_class(want); cls < GM_NUM_CLASSES; cls++) {
-                if (gm__class_to_size[cls] % align == 0) {
-                    gm_mcache *c = my_cache();
-                    return c ? malloc_small(c, cls << 1 | 1, false) : oom();
-                }
-            }
-        }
-        return malloc_large(size, true, false, 1);
+    if (align <= 8 || (align <= 16 && (size > 24 || (size > 8 && size <= 16))))
+        return size <= GM_MAX_SMALL_SIZE ? gm__size_to_class(size) : 0;
+    if (align > GM_PAGE_SIZE) return 0;
+    size_t want = size > align ? size : align;
+    if (want > GM_MAX_SMALL_SIZE) return 0;
+    for (int cls = gm__size_to_class(want); cls < GM_NUM_CLASSES; cls++)
+        if (gm__class_to_size[cls] % align == 0) return cls;
+    return 0;
+}
+
+void *gm__malloc_aligned(size_t size, size_t align) {
+    if (size > (size_t)PTRDIFF_MAX || align > GM_ARENA_BYTES) return oom();
+    int cls = aligned_class(size, align);
+    if (cls) return malloc_small_any(cls << 1 | 1, false);
+    if (size == 0) size = 1;
+    return malloc_large(size, true, false, align > GM_PAGE_SIZE ? align / GM_PAGE_SIZE : 1);
+}
+
+/* free_sized, free_aligned_sized and C++ sized delete. `size` (and align)
+ * must be those the block was allocated with: the block must be of the
+ * class they select. realloc may leave a block in a larger class (when the
+ * new size still uses half of it), so C's free_sized (exact = false) also
+ * accepts a size in that upper half; C++ memory is never realloc'd. */
+void gm__free_sized(void *p, size_t size, size_t align, bool exact) {
+    uint32_t idx;
+    gm_span *s = p ? object_span(p, &idx) : NULL;
+    if (s) {
+        size_t usable = span_usable(s);
+        size_t n = size ? size : 1;
+        bool ok;
+        if (s->spanclass < 2)
+            ok = aligned_class(n, align) == 0 &&
+                 (n + GM_PAGE_SIZE - 1) / GM_PAGE_SIZE == s->npages;
+        else
+            ok = aligned_class(n, align) == s->spanclass >> 1;
+        if (!ok && !exact) ok = n <= usable && n >= usable / 2;
+        if (!ok) gm__fatal("sized free with a size that does not match the block", p);
     }
-    return malloc_large(size, true, false, align / GM_PAGE_SIZE);
+    gm_free(p);
 }
 
 void *gm_aligned_alloc(size_t alignment, size_t size) {

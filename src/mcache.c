@@ -23,11 +23,14 @@ _Static_assert(GM_NUM_SPANCLASSES == 17 * 8, "EMPTY8 count must match span class
 __thread gm_mcache *gm__tls_mcache __attribute__((tls_model("initial-exec"))) =
     &gm__empty_mcache;
 
+__thread bool gm__tls_cache_gone __attribute__((tls_model("initial-exec")));
+
 static pthread_key_t cache_key;
 static gm_mcache *reuse_list; /* heap lock */
 
-static void mcache_thread_exit(void *v) {
-    gm_mcache *c = v;
+/* Give back everything c holds and put it on the reuse list: at thread
+ * exit, and in a fork child for the threads that did not survive. */
+void gm__mcache_retire(gm_mcache *c) {
     gm__lock(&gm__allcaches_lock);
     gm__mcache_release_all(c);
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
@@ -45,7 +48,14 @@ static void mcache_thread_exit(void *v) {
     reuse_list = c;
     gm__heapstats.mcache_inuse -= sizeof *c;
     gm__unlock(&gm__heap_lock);
+}
+
+static void mcache_thread_exit(void *v) {
+    gm__mcache_retire(v);
+    /* Destructors that run after this one may still allocate: they use the
+     * shared orphan cache (malloc.c), not a new cache nobody would return. */
     gm__tls_mcache = &gm__empty_mcache;
+    gm__tls_cache_gone = true;
 }
 
 void gm__mcache_thread_init(void) {
@@ -53,7 +63,7 @@ void gm__mcache_thread_init(void) {
         gm__fatal("pthread_key_create failed", NULL);
 }
 
-gm_mcache *gm__mcache_acquire(void) {
+gm_mcache *gm__mcache_new(void) {
     gm__ensure_init();
     gm__lock(&gm__heap_lock);
     gm_mcache *c = reuse_list;
@@ -74,8 +84,15 @@ gm_mcache *gm__mcache_acquire(void) {
     if (gm__allcaches) gm__allcaches->prev_all = c;
     gm__allcaches = c;
     gm__unlock(&gm__allcaches_lock);
-    gm__tls_mcache = c;
-    pthread_setspecific(cache_key, c);
+    return c;
+}
+
+gm_mcache *gm__mcache_acquire(void) {
+    gm_mcache *c = gm__mcache_new();
+    if (c) {
+        gm__tls_mcache = c;
+        pthread_setspecific(cache_key, c);
+    }
     return c;
 }
 

@@ -4,10 +4,13 @@
  * the state change it makes, as in Go's mem.go.
  */
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -77,4 +80,94 @@ size_t gm__sys_rss(void) {
     }
     errno = saved;
     return rss;
+}
+
+size_t gm__sys_peak_rss(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (size_t)ru.ru_maxrss * 1024 : 0; /* KiB on Linux */
+}
+
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode   path". The
+ * mapping holding our own stack pointer is a stack, named or not (threads'
+ * stacks are anonymous mappings). */
+static bool maps_line(const char *line, uintptr_t a, gm_mapping *m) {
+    char *q;
+    uintptr_t lo = (uintptr_t)strtoull(line, &q, 16);
+    if (*q != '-') return false;
+    uintptr_t hi = (uintptr_t)strtoull(q + 1, &q, 16);
+    if (a < lo || a >= hi) return false;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    m->end = hi;
+    m->writable = q[1] == 'r' && q[2] == 'w';
+    for (int field = 0; field < 4 && *q; field++) { /* perms offset dev inode */
+        while (*q == ' ') q++;
+        while (*q && *q != ' ') q++;
+    }
+    while (*q == ' ') q++;
+    if (strncmp(q, "[stack", 6) == 0 || (sp >= lo && sp < hi)) m->kind = GM_MAP_STACK;
+    else if (*q == '/' && !strstr(q, "/ld-linux")) m->kind = GM_MAP_FILE;
+    else m->kind = GM_MAP_ANON; /* anonymous, [heap], or the dynamic loader's data */
+    return true;
+}
+
+/* Reads /proc/self/maps with raw read(2) into a stack buffer: the caller
+ * may be inside free, so nothing here may allocate. */
+gm_mapping gm__sys_mapping(uintptr_t a) {
+    gm_mapping m = {GM_MAP_NONE, 0, false};
+    int saved = errno;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { /* no /proc: unknown, reported as unmapped */
+        errno = saved;
+        return m;
+    }
+    char buf[4096 + 1];
+    size_t have = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while (!found && (nl = strchr(line, '\n')) != NULL) {
+            *nl = 0;
+            found = maps_line(line, a, &m);
+            line = nl + 1;
+        }
+        if (found) break;
+        have = (size_t)(buf + have - line);
+        if (have == sizeof buf - 1) have = 0; /* an absurdly long line: drop it */
+        memmove(buf, line, have);
+    }
+    close(fd);
+    errno = saved;
+    return m;
+}
+
+const char *gm__sys_program_name(void) { return program_invocation_short_name; }
+
+struct image_query { uintptr_t a; bool found; };
+
+static int image_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct image_query *q = arg;
+    if (info->dlpi_name && strstr(info->dlpi_name, "/ld-linux")) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->a >= lo && q->a - lo < ph->p_memsz) {
+            q->found = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The dynamic loader's image does not count: its data holds its own early
+ * heap (see foreign.c). */
+bool gm__sys_in_loaded_image(uintptr_t a) {
+    struct image_query q = {a, false};
+    dl_iterate_phdr(image_cb, &q);
+    return q.found;
 }

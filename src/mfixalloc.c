@@ -45,9 +45,9 @@ void gm__fixalloc_free(gm_fixalloc *f, void *p) {
     f->free_list = p;
 }
 
-static gm_mutex persistent_lock = GM_MUTEX_INIT;
-static char *persistent_next; /* persistent_lock */
-static size_t persistent_left; /* persistent_lock */
+gm_mutex gm__persistent_lock = GM_MUTEX_INIT;
+static char *persistent_next; /* gm__persistent_lock */
+static size_t persistent_left; /* gm__persistent_lock */
 
 void *gm__persistent_alloc(size_t size, uint64_t *sys_stat) {
     size = (size + 63) & ~(size_t)63;
@@ -56,11 +56,11 @@ void *gm__persistent_alloc(size_t size, uint64_t *sys_stat) {
         if (p && sys_stat) GM_ADD(sys_stat, size);
         return p;
     }
-    gm__lock(&persistent_lock);
+    gm__lock(&gm__persistent_lock);
     if (persistent_left < size) {
         char *c = gm__sys_alloc(PERSISTENT_CHUNK);
         if (!c) {
-            gm__unlock(&persistent_lock);
+            gm__unlock(&gm__persistent_lock);
             return NULL;
         }
         persistent_next = c;
@@ -69,7 +69,7 @@ void *gm__persistent_alloc(size_t size, uint64_t *sys_stat) {
     void *p = persistent_next;
     persistent_next += size;
     persistent_left -= size;
-    gm__unlock(&persistent_lock);
+    gm__unlock(&gm__persistent_lock);
     if (sys_stat) GM_ADD(sys_stat, size);
     return p;
 }

@@ -127,6 +127,13 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     GM_STORE(&s->alloc_count_base, 0);
 }
 
+/* Heap lock. */
+static void inuse_grew(size_t npages) {
+    gm__heapstats.heap_inuse += npages * GM_PAGE_SIZE;
+    if (gm__heapstats.heap_inuse > gm__heapstats.heap_inuse_peak)
+        gm__heapstats.heap_inuse_peak = gm__heapstats.heap_inuse;
+}
+
 /* Takes free pages and makes a span of them. Heap lock. */
 static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) {
     gm_span *s = gm__fixalloc_alloc(&gm__spanalloc);
@@ -149,7 +156,7 @@ static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) 
     }
     gm__heapstats.heap_released -= scav * GM_PAGE_SIZE;
     gm__heapstats.heap_free_dirty -= (npages - scav) * GM_PAGE_SIZE;
-    gm__heapstats.heap_inuse += npages * GM_PAGE_SIZE;
+    inuse_grew(npages);
     set_spans(addr, npages, s);
     return s;
 }
@@ -238,7 +245,7 @@ bool gm__mheap_grow_span(gm_span *s, size_t size) {
         size_t scav = gm__pages_alloc(end, extra, &dirty);
         gm__heapstats.heap_released -= scav * GM_PAGE_SIZE;
         gm__heapstats.heap_free_dirty -= (extra - scav) * GM_PAGE_SIZE;
-        gm__heapstats.heap_inuse += extra * GM_PAGE_SIZE;
+        inuse_grew(extra);
         gm__heapstats.large_alloc_bytes += extra * GM_PAGE_SIZE;
         set_spans(end, extra, s);
         s->npages = npages;

@@ -87,6 +87,8 @@ void gm_read_memstats(gm_memstats *m) {
     gm_heapstats h = gm__heapstats;
     m->mspan_inuse = gm__spanalloc.inuse;
     gm__unlock(&gm__heap_lock);
+    m->by_size[0].mallocs = h.nlarge_alloc;
+    m->by_size[0].frees = h.nlarge_free;
     m->mallocs += h.nlarge_alloc;
     m->frees += h.nlarge_free;
     m->total_alloc += h.large_alloc_bytes;
@@ -104,6 +106,19 @@ void gm_read_memstats(gm_memstats *m) {
     m->other_sys = GM_LOAD(&gm__heapstats.other_sys);
     m->sys = m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys +
              m->buck_hash_sys + m->gc_sys + m->other_sys;
+}
+
+void gm__count_spans(uint64_t nspans[GM_NUM_CLASSES], uint64_t *peak_inuse) {
+    memset(nspans, 0, GM_NUM_CLASSES * sizeof nspans[0]);
+    gm__lock(&gm__heap_lock);
+    for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) {
+        for (size_t i = 0; i < GM_PAGES_PER_ARENA; i++) {
+            gm_span *s = ha->spans[i];
+            if (s && s->base == ha->base + i * GM_PAGE_SIZE) nspans[s->spanclass >> 1]++;
+        }
+    }
+    *peak_inuse = gm__heapstats.heap_inuse_peak;
+    gm__unlock(&gm__heap_lock);
 }
 
 int gm_span_inspect(const void *p, gm_span_info *info) {

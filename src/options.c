@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "options.h"
@@ -19,6 +20,12 @@ const gm_option_desc gm__option_table[] = {
     {"GOMALLOC_RETAIN_PERCENT", "50",
      "Free heap memory kept backed, as a percentage of the heap in use, when that is "
      "more than GOMALLOC_RETAIN. Beyond it, the scavenger returns free pages to the OS."},
+    {"GOMALLOC_STATS", "0",
+     "1: print a heap summary (MemStats, per-size-class table, peaks) to stderr at exit; "
+     "any other value but 0: append it to that file. `gomalloc run --stats` sets it."},
+    {"GOMALLOC_STATS_PID", "0",
+     "Only the process with this pid prints GOMALLOC_STATS (0: every process). "
+     "`gomalloc run` sets it so that a program's children stay quiet."},
 };
 const size_t gm__option_count = sizeof gm__option_table / sizeof gm__option_table[0];
 
@@ -77,7 +84,30 @@ static uint64_t percent_option(size_t i) {
     return v;
 }
 
+static uint64_t number_option(size_t i) {
+    const char *s = option_value(i);
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || end == s) {
+        warn_bad(i, s);
+        v = strtoull(gm__option_table[i].def, NULL, 10);
+    }
+    return v;
+}
+
+/* The first malloc can come from the dynamic loader or a constructor that
+ * runs before libc has set up environ; then we read the options again once
+ * our own constructor runs. */
+static bool read_before_environ;
+
 void gm__options_init(void) {
+    read_before_environ = environ == NULL;
     gm__opts.retain_min = bytes_option(0);
     gm__opts.retain_percent = percent_option(1);
+    gm__opts.stats = option_value(2);
+    gm__opts.stats_pid = number_option(3);
+}
+
+static void __attribute__((constructor)) options_after_environ(void) {
+    if (read_before_environ && environ) gm__options_init();
 }

@@ -2,6 +2,8 @@
  * gomalloc: the command-line tool.
  *
  *   gomalloc demo          walk through the allocator with live data
+ *   gomalloc run [--stats] [--stats-file F] [--] CMD [ARGS...]
+ *                          run any program with gomalloc as its malloc
  *   gomalloc sizeclasses   print the size-class table
  *   gomalloc version
  *
@@ -13,10 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run.h"
+
 static void usage(FILE *f) {
     fprintf(f, "usage: gomalloc <command>\n\n"
                "commands:\n"
                "  demo          walk through Go's allocator design on the live heap\n"
+               "  run [--stats] [--stats-file F] [--] CMD [ARGS...]\n"
+               "                run CMD with gomalloc preloaded as its malloc; --stats\n"
+               "                prints a heap summary when CMD exits\n"
                "  sizeclasses   print the 67 size classes\n"
                "  version       print the version\n");
 }
@@ -193,6 +200,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "sizeclasses") == 0) return cmd_sizeclasses();
+    if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
     if (strcmp(argv[1], "version") == 0) {
         printf("gomalloc %s\n", GM_VERSION);
         return 0;

@@ -887,10 +887,45 @@ TEST(free_of_stack_address_aborts) {
     EXPECT_DEATH(gm_free(buf), DEATH_MSG);
 }
 
-TEST(free_of_libc_malloc_pointer_aborts) {
+static void *free_own_stack_address(void *arg) {
+    char buf[64];
+    memset(buf, 1, sizeof buf);
+    gm_free(buf);
+    return arg;
+}
+
+TEST(free_of_stack_address_in_a_thread_aborts) {
+    /* A thread's stack is an anonymous mapping, like other heaps' memory. */
+    EXPECT_DEATH(gm_test_run_in_thread(free_own_stack_address, NULL), DEATH_MSG);
+}
+
+static char global_block[64] __attribute__((aligned(16)));
+
+TEST(free_of_global_unmapped_or_misaligned_address_aborts) {
+    EXPECT_DEATH(gm_free(global_block), DEATH_MSG);
+    EXPECT_DEATH(gm_free((void *)(uintptr_t)0x1000), DEATH_MSG);
     void *p = malloc(64);
     REQUIRE(p != NULL);
-    EXPECT_DEATH(gm_free(p), DEATH_MSG);
+    EXPECT_DEATH(gm_free((char *)p + 3), DEATH_MSG);
+    EXPECT_DEATH(gm_realloc(global_block, 10), DEATH_MSG);
+    free(p);
+}
+
+/* Memory of another allocator (here glibc's: the tests are linked without
+ * gomalloc's malloc override) is kept, never freed, and realloc copies it. */
+TEST(libc_malloc_pointer_is_kept_by_free_and_copied_by_realloc) {
+    char *p = malloc(64);
+    REQUIRE(p != NULL);
+    memset(p, 'a', 64);
+    gm_free(p);
+    CHECK_EQ(p[63], 'a'); /* still glibc's block, untouched */
+    char *q = gm_realloc(p, 1000);
+    REQUIRE(q != NULL);
+    CHECK(q != p);
+    CHECK(gm_usable_size(q) >= 1000);
+    for (int i = 0; i < 64; i++) CHECK_EQ(q[i], 'a');
+    CHECK_EQ(gm_usable_size(p), 0u);
+    gm_free(q);
     free(p);
 }
 
