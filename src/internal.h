@@ -395,6 +395,7 @@ GM_INTERNAL void gm__mheap_free_span(gm_span *s);
  * are free (realloc). */
 GM_INTERNAL bool gm__mheap_grow_span(gm_span *s, size_t size);
 GM_INTERNAL void gm__mheap_scavenge_all(void);
+GM_INTERNAL void gm__mheap_flush_large_cache(void); /* pages of cached large spans to the page allocator */
 GM_INTERNAL uint64_t *gm__bitsalloc(unsigned nwords); /* 4 bitmaps, zeroed; heap lock */
 GM_INTERNAL void gm__bitsfree(uint64_t *bits, unsigned nwords); /* heap lock */
 

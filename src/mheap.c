@@ -30,6 +30,23 @@ static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; h
 static uintptr_t arena_hint = GM_ARENA_HINT;           /* heap lock */
 static uint64_t reclaim_mark;                          /* heap_inuse after the last reclaim; heap lock */
 
+/* Freed large spans of up to LARGE_CACHE_PAGES pages, kept whole, by page
+ * count, so that a program that frees and allocates large blocks of similar
+ * sizes (buffers, hash tables, 33..256 KiB) skips the page allocator's
+ * search and summary updates, which cost twice the rest of a large
+ * allocation (bench/largechurn). Go's per-P pageCache serves the same end
+ * for small page counts; tcmalloc and mimalloc cache such blocks too. A
+ * cached span keeps its pages marked in use in the page allocator and in
+ * the arena's spans[], with state FREE: a second free of it still fails the
+ * LARGE -> FREE CAS and is reported. MemStats counts it as freed and its
+ * pages as idle. The cache is bounded (LARGE_CACHE_MAX) and flushed before
+ * the scavenger or gm_release_memory returns memory. All under the heap
+ * lock. */
+#define LARGE_CACHE_PAGES 32
+#define LARGE_CACHE_MAX (8u << 20 >> GM_PAGE_SHIFT) /* 8 MiB of pages in all */
+static gm_span *large_cache[LARGE_CACHE_PAGES + 1]; /* LIFO through s->next */
+static size_t large_cache_npages;
+
 void gm__mheap_init(void) {
     /* Span structs are type-stable: a remote freer may still read owner,
      * state and spanclass of a span just recycled (see free_remote), so they
@@ -134,6 +151,61 @@ static void inuse_grew(size_t npages) {
         gm__heapstats.heap_inuse_peak = gm__heapstats.heap_inuse;
 }
 
+/* MemStats: s's pages are free from now on. Heap lock. */
+static void count_free(gm_span *s) {
+    if (s->spanclass < 2) {
+        gm__heapstats.nlarge_free++;
+        gm__heapstats.large_free_bytes += s->npages * GM_PAGE_SIZE;
+    }
+    gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
+    gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
+}
+
+/* s's pages back to the page allocator, s back to its fixalloc. Heap lock. */
+static void release_span(gm_span *s) {
+    set_spans(s->base, s->npages, NULL);
+    gm__pages_free(s->base, s->npages);
+    if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
+    gm__heap_check();
+    span_reset(s, 0, 0, 0);
+    gm__fixalloc_free(&gm__spanalloc, s);
+}
+
+/* The large-span cache (see large_cache above). Heap lock. */
+static void large_cache_put(gm_span *s) {
+    count_free(s);
+    GM_STORE_SC(&s->state, GM_SPAN_FREE); /* free_large has set it already */
+    s->next = large_cache[s->npages];
+    large_cache[s->npages] = s;
+    large_cache_npages += s->npages;
+}
+
+static gm_span *large_cache_take(size_t npages, int spanclass) {
+    gm_span *s = large_cache[npages];
+    large_cache[npages] = s->next;
+    large_cache_npages -= npages;
+    s->next = NULL;
+    s->needzero = 1;
+    GM_STORE(&s->spanclass, (uint8_t)spanclass);
+    gm__heapstats.nlarge_alloc++;
+    gm__heapstats.large_alloc_bytes += npages * GM_PAGE_SIZE;
+    gm__heapstats.heap_free_dirty -= npages * GM_PAGE_SIZE;
+    inuse_grew(npages);
+    GM_STORE_SC(&s->state, GM_SPAN_LARGE);
+    return s;
+}
+
+static void large_cache_flush(void) {
+    for (size_t n = 1; n <= LARGE_CACHE_PAGES; n++) {
+        gm_span *s;
+        while ((s = large_cache[n]) != NULL) {
+            large_cache[n] = s->next;
+            release_span(s);
+        }
+    }
+    large_cache_npages = 0;
+}
+
 /* Takes free pages and makes a span of them. Heap lock. */
 static gm_span *alloc_span_locked(uintptr_t addr, size_t npages, int spanclass) {
     gm_span *s = gm__fixalloc_alloc(&gm__spanalloc);
@@ -187,10 +259,16 @@ gm_span *gm__mheap_alloc_span(size_t npages, int spanclass, size_t align_pages) 
     if (npages == 0 || npages > ((uintptr_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) return NULL;
     gm__ensure_init(); /* a process's first allocation may be a large one */
     gm__lock(&gm__heap_lock);
+    if (spanclass < 2 && align_pages == 1 && npages <= LARGE_CACHE_PAGES && large_cache[npages]) {
+        gm_span *s = large_cache_take(npages, spanclass);
+        gm__unlock(&gm__heap_lock);
+        return s;
+    }
     if (reclaim_due()) reclaim_locked();
     uintptr_t addr = gm__pages_find(npages, align_pages);
     if (!addr) {
         reclaim_locked();
+        large_cache_flush();
         addr = gm__pages_find(npages, align_pages);
         if (!addr && mheap_grow(npages + align_pages - 1))
             addr = gm__pages_find(npages, align_pages);
@@ -207,30 +285,31 @@ static uint64_t retain_target(void) {
 }
 
 static void scavenge_locked(uint64_t bytes) {
+    large_cache_flush();
     size_t r = gm__pages_scavenge(bytes);
     gm__heapstats.heap_released += r;
     gm__heapstats.heap_free_dirty -= r;
 }
 
-void gm__mheap_free_span(gm_span *s) {
-    gm__lock(&gm__heap_lock);
-    set_spans(s->base, s->npages, NULL);
-    gm__pages_free(s->base, s->npages);
-    if (s->spanclass < 2) {
-        gm__heapstats.nlarge_free++;
-        gm__heapstats.large_free_bytes += s->npages * GM_PAGE_SIZE;
-    }
-    if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
-    gm__heapstats.heap_inuse -= s->npages * GM_PAGE_SIZE;
-    gm__heapstats.heap_free_dirty += s->npages * GM_PAGE_SIZE;
-    gm__heap_check();
-    span_reset(s, 0, 0, 0);
-    gm__fixalloc_free(&gm__spanalloc, s);
+static void free_span_locked(gm_span *s) {
+    count_free(s);
+    release_span(s);
     /* The scavenger, run inline: with 1/8 slack so that a heap hovering at
      * the target does not madvise on every free. */
     uint64_t target = retain_target();
     if (gm__heapstats.heap_free_dirty > target + target / 8)
         scavenge_locked(gm__heapstats.heap_free_dirty - target);
+}
+
+void gm__mheap_free_span(gm_span *s) {
+    gm__lock(&gm__heap_lock);
+    if (s->spanclass < 2 && s->npages <= LARGE_CACHE_PAGES &&
+        large_cache_npages + s->npages <= LARGE_CACHE_MAX) {
+        large_cache_put(s);
+        gm__unlock(&gm__heap_lock);
+        return;
+    }
+    free_span_locked(s);
     gm__unlock(&gm__heap_lock);
 }
 
@@ -252,6 +331,12 @@ bool gm__mheap_grow_span(gm_span *s, size_t size) {
     }
     gm__unlock(&gm__heap_lock);
     return ok;
+}
+
+void gm__mheap_flush_large_cache(void) {
+    gm__lock(&gm__heap_lock);
+    large_cache_flush();
+    gm__unlock(&gm__heap_lock);
 }
 
 void gm__mheap_scavenge_all(void) {

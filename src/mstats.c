@@ -114,7 +114,8 @@ void gm__count_spans(uint64_t nspans[GM_NUM_CLASSES], uint64_t *peak_inuse) {
     for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) {
         for (size_t i = 0; i < GM_PAGES_PER_ARENA; i++) {
             gm_span *s = ha->spans[i];
-            if (s && s->base == ha->base + i * GM_PAGE_SIZE) nspans[s->spanclass >> 1]++;
+            if (s && s->base == ha->base + i * GM_PAGE_SIZE && GM_LOAD(&s->state) != GM_SPAN_FREE)
+                nspans[s->spanclass >> 1]++;
         }
     }
     *peak_inuse = gm__heapstats.heap_inuse_peak;

@@ -20,6 +20,13 @@ static gm_pallocsum naive_summary(const uint64_t *w, size_t n) {
     return s;
 }
 
+/* Free a span's pages for good: past the large-span cache, which would
+ * otherwise keep them for the next span of the same size. */
+static void free_pages(gm_span *s) {
+    gm__mheap_free_span(s);
+    gm__mheap_flush_large_cache();
+}
+
 TEST(bit_helpers_agree_with_naive_model) {
     uint64_t seed = 42;
     for (int iter = 0; iter < 2000; iter++) {
@@ -78,7 +85,7 @@ TEST(spans_do_not_overlap_and_are_page_aligned) {
             uintptr_t aj = s[j]->base, bj = aj + s[j]->npages * GM_PAGE_SIZE;
             CHECK(bi <= aj || bj <= ai);
         }
-    for (int i = 0; i < 64; i++) gm__mheap_free_span(s[i]);
+    for (int i = 0; i < 64; i++) free_pages(s[i]);
 }
 
 TEST(first_fit_reuses_lowest_hole_and_frees_coalesce) {
@@ -87,8 +94,8 @@ TEST(first_fit_reuses_lowest_hole_and_frees_coalesce) {
     REQUIRE(a && b && c && d);
     uintptr_t bbase = b->base;
     CHECK_EQ(c->base, bbase + 4 * GM_PAGE_SIZE);
-    gm__mheap_free_span(b);
-    gm__mheap_free_span(c);
+    free_pages(b);
+    free_pages(c);
     /* b and c coalesced: an 8-page span fits exactly where b was. */
     gm_span *e = span(8);
     REQUIRE(e);
@@ -96,14 +103,14 @@ TEST(first_fit_reuses_lowest_hole_and_frees_coalesce) {
     gm_span *f = span(1); /* lowest free page is after d now */
     REQUIRE(f);
     CHECK(f->base > d->base);
-    gm__mheap_free_span(e);
+    free_pages(e);
     gm_span *g = span(1); /* first fit: the hole at bbase comes first */
     REQUIRE(g);
     CHECK_EQ(g->base, bbase);
-    gm__mheap_free_span(a);
-    gm__mheap_free_span(d);
-    gm__mheap_free_span(f);
-    gm__mheap_free_span(g);
+    free_pages(a);
+    free_pages(d);
+    free_pages(f);
+    free_pages(g);
 }
 
 TEST(runs_cross_chunks_and_arenas) {
@@ -117,8 +124,8 @@ TEST(runs_cross_chunks_and_arenas) {
     p[0] = 1;
     p[(GM_PAGES_PER_ARENA + 99) * GM_PAGE_SIZE] = 2;
     CHECK(gm__span_of(huge->base + GM_ARENA_BYTES + 5) == huge);
-    gm__mheap_free_span(s);
-    gm__mheap_free_span(huge);
+    free_pages(s);
+    free_pages(huge);
 }
 
 TEST(aligned_runs_start_on_alignment) {
@@ -129,8 +136,8 @@ TEST(aligned_runs_start_on_alignment) {
         gm_span *s = gm__mheap_alloc_span(3, 1, aligns[i]);
         REQUIRE(pad && s);
         CHECK_EQ(s->base % (aligns[i] * GM_PAGE_SIZE), 0);
-        gm__mheap_free_span(s);
-        gm__mheap_free_span(pad);
+        free_pages(s);
+        free_pages(pad);
     }
 }
 
@@ -140,7 +147,7 @@ TEST(scavenged_pages_read_zero_and_need_no_zeroing) {
     REQUIRE(s);
     uintptr_t base = s->base;
     memset((void *)base, 0xAB, 32 * GM_PAGE_SIZE);
-    gm__mheap_free_span(s);
+    free_pages(s);
     gm__mheap_scavenge_all();
     gm_span *t = span(32);
     REQUIRE(t);
@@ -151,11 +158,11 @@ TEST(scavenged_pages_read_zero_and_need_no_zeroing) {
     for (size_t i = 0; i < 32 * GM_PAGE_SIZE; i++) nonzero += p[i] != 0;
     CHECK_EQ(nonzero, 0);
     memset((void *)t->base, 1, GM_PAGE_SIZE);
-    gm__mheap_free_span(t);
+    free_pages(t);
     gm_span *u = span(32); /* reused without scavenging: dirty */
     REQUIRE(u);
     CHECK_EQ(u->needzero, 1);
-    gm__mheap_free_span(u);
+    free_pages(u);
 }
 
 TEST(heap_stats_balance) {
@@ -168,9 +175,30 @@ TEST(heap_stats_balance) {
     CHECK_EQ(m1.heap_inuse - m0.heap_inuse, 10 * GM_PAGE_SIZE);
     CHECK_EQ(m1.heap_idle + m1.heap_inuse, m1.heap_sys);
     CHECK(m1.heap_released <= m1.heap_idle);
-    gm__mheap_free_span(s);
+    free_pages(s);
     gm_read_memstats(&m1);
     CHECK_EQ(m1.heap_inuse, m0.heap_inuse);
+}
+
+TEST(large_span_cache_returns_a_freed_span_of_the_same_size) {
+    gm__ensure_init();
+    gm_span *a = span(13);
+    REQUIRE(a);
+    uintptr_t base = a->base;
+    gm__mheap_free_span(a);
+    CHECK_EQ(a->state, GM_SPAN_FREE);
+    CHECK(gm__span_of(base) == a); /* still mapped to it: a double free is caught */
+    gm_span *b = span(12);
+    REQUIRE(b);
+    CHECK(b->base != base);
+    gm_span *c = span(13);
+    REQUIRE(c);
+    CHECK_EQ(c->base, base);
+    CHECK_EQ(c->state, GM_SPAN_LARGE);
+    CHECK_EQ(c->needzero, 1);
+    free_pages(b);
+    free_pages(c);
+    CHECK(gm__span_of(base) == NULL);
 }
 
 TEST_MAIN()
