@@ -3,7 +3,8 @@
  * key order, so a key created after gomalloc's own runs after the cache was
  * returned; allocating there must work, its blocks must stay valid after
  * the thread is gone, and it must not leave a new cache behind per thread
- * (such threads share one locked "orphan" cache).
+ * (such threads share one locked "orphan" cache). Not a TSan test: TSan's
+ * own thread state is gone by the last destructor round.
  */
 #include "test.h"
 
