@@ -8,10 +8,18 @@
  * CLOCK_MONOTONIC, printed with 0.1 ms resolution; peak RSS is the child's
  * ru_maxrss. The child's stdout and stderr are inherited, untouched.
  *
+ * For a command that starts other processes (a shell script, gcc, git),
+ * wait4 folds in the usage of every descendant that was waited for: the
+ * times are the tree's sums, ru_maxrss is the largest peak of any single
+ * process in the tree (a maximum, not a sum).
+ *
  * usage: runone [-p PRELOAD_LIB] [-o RESULT_FILE] [-t TIMEOUT_S] [--] COMMAND [ARGS...]
- * The report goes to RESULT_FILE (default: stderr). With -t, a child still
- * running after TIMEOUT_S seconds is killed (SIGKILL). runone exits with the
- * child's exit status, or 128 + signal number if it was killed.
+ * The report goes to RESULT_FILE (default: stderr). The child runs in a
+ * process group of its own: with -t, a child still running after TIMEOUT_S
+ * seconds is killed (SIGKILL) with everything it started, and SIGINT,
+ * SIGTERM and SIGHUP sent to runone are passed on to that group. runone
+ * exits with the child's exit status, or 128 + signal number if it was
+ * killed.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -54,7 +62,13 @@ static void on_alarm(int sig)
     (void)sig;
     g_timed_out = 1;
     if (g_child > 0)
-        kill(g_child, SIGKILL);
+        kill(-g_child, SIGKILL);
+}
+
+static void on_signal(int sig)
+{
+    if (g_child > 0)
+        kill(-g_child, sig);
 }
 
 static double tv_seconds(struct timeval tv)
@@ -107,6 +121,7 @@ int main(int argc, char **argv)
         return 127;
     }
     if (pid == 0) {
+        setpgid(0, 0);
         if (preload != NULL && preload[0] != '\0') {
             if (setenv("LD_PRELOAD", preload, 1) != 0)
                 _exit(127);
@@ -116,12 +131,17 @@ int main(int argc, char **argv)
         _exit(127);
     }
 
+    setpgid(pid, pid); /* also here, so that it is done before any kill */
     g_child = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if (timeout > 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_alarm;
-        sigemptyset(&sa.sa_mask);
         sigaction(SIGALRM, &sa, NULL);
         alarm(timeout);
     }
