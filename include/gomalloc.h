@@ -16,6 +16,9 @@
  * POSIX says so). Heap misuse — double free, freeing an interior pointer or
  * a pointer gomalloc never returned — aborts with one line on stderr:
  *     gomalloc: fatal error: <what> <pointer>
+ * Memory of another allocator (writable anonymous memory outside gomalloc's
+ * arenas) passed to gm_free is kept, not freed; gm_realloc copies it into a
+ * new block. Stacks, globals and unmapped addresses are misuse (fatal).
  */
 #ifndef GOMALLOC_H
 #define GOMALLOC_H

@@ -43,7 +43,8 @@
  *     span from the mcentral (mcentral_cache_span), or a new one from the
  *     page heap (mcentral_grow -> mheap_alloc_span).
  *  5. Large objects (> 32 KiB) get their own span of ceil(size/8 KiB) pages
- *     straight from mheap_alloc_span.
+ *     straight from mheap_alloc_span, which first looks in a small cache of
+ *     freed large spans of the same page count (mheap.c, large_cache).
  *  6. Zeroing: only where asked (calloc) and only if the memory may be
  *     dirty: span.needzero is 0 for spans on fresh or scavenged pages until
  *     the first fold recycles a slot.
@@ -129,6 +130,24 @@
  *  malloc'd ones. gm__span_of + gm__span_slot turn any interior pointer
  *  into its object in a few loads with no lock: the conservative marker's
  *  findObject. MemStats keeps every counter gctrace needs.
+ *
+ * Replacing the system allocator
+ * ------------------------------
+ *  override.c exports malloc, free and the rest of the C library's family
+ *  (glibc's __libc_* names, mallinfo2, malloc_trim, ...), new_delete.c the
+ *  20 C++ operators; both are in libgomalloc.so/.a only (LD_PRELOAD or
+ *  -lgomalloc), never in the core the tests link. What a replacement must
+ *  also survive:
+ *   - first use from anywhere (the loader, constructors, dlsym): init is
+ *     lazy under gm__init_lock and needs nothing but mmap and a pthread
+ *     key; options read before libc sets environ are read again later.
+ *   - thread exit: a pthread key destructor retires the cache (mcache.c);
+ *     a destructor that runs after it and allocates uses one shared,
+ *     locked "orphan" cache, since nothing would retire a new one.
+ *   - fork: fork.c holds every lock across fork and, in the child, retires
+ *     the caches of the threads that did not survive.
+ *   - foreign pointers (foreign.c): an address outside our arenas passed to
+ *     free is another allocator's block (kept, counted) or misuse (fatal).
  *
  * Errors
  * ------
