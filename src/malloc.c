@@ -340,7 +340,8 @@ static GM_NOINLINE void free_slow(void *p) {
             (owner == ((uintptr_t)c | GM_OWNER_FULL_TAG) && gm__mcache_claim_full(c, s))) {
             uint32_t w = idx / 64;
             uint64_t bit = (uint64_t)1 << (idx % 64);
-            if ((s->local_free[w] & bit) || (idx >= s->freeindex && !(s->alloc_bits[w] & bit)))
+            if (((s->local_free[w] | GM_LOAD(&s->remote_free[w])) & bit) ||
+                (idx >= s->freeindex && !(s->alloc_bits[w] & bit)))
                 gm__fatal("double free", p);
             GM_STORE(&s->local_free[w], s->local_free[w] | bit);
         } else {
@@ -362,8 +363,10 @@ void gm_free(void *p) {
         uint64_t bit = (uint64_t)1 << (idx % 64);
         uint64_t lf = s->local_free[w];
         /* a < limit: a pointer into the span's tail would land on a padding
-         * bit (or past the bitmap) and must not be read as a slot. */
-        if (GM_LIKELY(a < s->limit && (uintptr_t)idx * s->elemsize == off && !(lf & bit) &&
+         * bit (or past the bitmap) and must not be read as a slot. The slot
+         * must be in neither freed bitmap: another thread may have freed it. */
+        if (GM_LIKELY(a < s->limit && (uintptr_t)idx * s->elemsize == off &&
+                      !((lf | GM_LOAD(&s->remote_free[w])) & bit) &&
                       (idx < s->freeindex || (s->alloc_bits[w] & bit)))) {
             GM_STORE(&s->local_free[w], lf | bit);
             return;

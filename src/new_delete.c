@@ -11,9 +11,12 @@
  * unresolved, and we look the symbols up by name when they are needed.
  * Without any runtime, out-of-memory in throwing new is a fatal error.
  *
- * nothrow new calls the handler too, and returns NULL when there is none.
- * C cannot catch, so a handler that throws during a nothrow new lets the
- * exception out of it (libstdc++ would return NULL instead).
+ * nothrow new must call the handler too and return NULL if it throws. C
+ * cannot catch, so once it fails with a handler installed it hands over to
+ * the C++ runtime's own nothrow form (the next definition of the same
+ * symbol, dlsym RTLD_NEXT): libstdc++ and libc++ implement it as the
+ * throwing operator new — ours, through the PLT — inside try/catch. With
+ * no handler it returns NULL at once.
  *
  * Sized delete checks the size against the block (gm__free_sized): a size
  * from another size class is a fatal error.
@@ -57,38 +60,56 @@ static GM_NOINLINE void *new_retry(size_t size, size_t align, bool nothrow) {
     }
 }
 
-static inline void *new_impl(size_t size, bool nothrow) {
-    void *p = gm_malloc(size);
-    return GM_LIKELY(p != NULL) ? p : new_retry(size, 0, nothrow);
-}
-
-static inline void *new_aligned(size_t size, size_t align, bool nothrow) {
-    void *p = gm_memalign(align, size); /* as aligned_alloc, but rounds a bad align up */
-    return GM_LIKELY(p != NULL) ? p : new_retry(size, align, nothrow);
-}
-
 typedef struct nothrow_t nothrow_t; /* std::nothrow_t, passed by reference */
+typedef void *(*nothrow_new_fn)(size_t, const nothrow_t *);
+typedef void *(*nothrow_new_aligned_fn)(size_t, size_t, const nothrow_t *);
+
+/* The C++ runtime's definition of the nothrow form `name`, or NULL. */
+static void *runtime_nothrow(const char *name) {
+    return current_handler() ? dlsym(RTLD_NEXT, name) : NULL;
+}
+
+static inline void *new_impl(size_t size) {
+    void *p = gm_malloc(size);
+    return GM_LIKELY(p != NULL) ? p : new_retry(size, 0, false);
+}
+
+static inline void *new_aligned(size_t size, size_t align) {
+    void *p = gm_memalign(align, size); /* as aligned_alloc, but rounds a bad align up */
+    return GM_LIKELY(p != NULL) ? p : new_retry(size, align, false);
+}
+
+static inline void *new_nothrow(size_t size, const nothrow_t *t, const char *name) {
+    void *p = gm_malloc(size);
+    if (GM_LIKELY(p != NULL)) return p;
+    nothrow_new_fn f = (nothrow_new_fn)runtime_nothrow(name);
+    return f ? f(size, t) : new_retry(size, 0, true);
+}
+
+static inline void *new_aligned_nothrow(size_t size, size_t align, const nothrow_t *t,
+                                        const char *name) {
+    void *p = gm_memalign(align, size);
+    if (GM_LIKELY(p != NULL)) return p;
+    nothrow_new_aligned_fn f = (nothrow_new_aligned_fn)runtime_nothrow(name);
+    return f ? f(size, align, t) : new_retry(size, align, true);
+}
 
 /* operator new / new[] */
-GM_EXPORT void *_Znwm(size_t n) { return new_impl(n, false); }
-GM_EXPORT void *_Znam(size_t n) { return new_impl(n, false); }
+GM_EXPORT void *_Znwm(size_t n) { return new_impl(n); }
+GM_EXPORT void *_Znam(size_t n) { return new_impl(n); }
 GM_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t) {
-    (void)t;
-    return new_impl(n, true);
+    return new_nothrow(n, t, "_ZnwmRKSt9nothrow_t");
 }
 GM_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t) {
-    (void)t;
-    return new_impl(n, true);
+    return new_nothrow(n, t, "_ZnamRKSt9nothrow_t");
 }
-GM_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al) { return new_aligned(n, al, false); }
-GM_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al) { return new_aligned(n, al, false); }
+GM_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al) { return new_aligned(n, al); }
+GM_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al) { return new_aligned(n, al); }
 GM_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_t *t) {
-    (void)t;
-    return new_aligned(n, al, true);
+    return new_aligned_nothrow(n, al, t, "_ZnwmSt11align_val_tRKSt9nothrow_t");
 }
 GM_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_t *t) {
-    (void)t;
-    return new_aligned(n, al, true);
+    return new_aligned_nothrow(n, al, t, "_ZnamSt11align_val_tRKSt9nothrow_t");
 }
 
 /* operator delete / delete[] */
