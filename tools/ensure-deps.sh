@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs the build tools a fresh Debian machine may lack (needs root for apt-get).
+# Installs the build tools (and python3, which `make demo` runs) a fresh Debian
+# machine may lack (needs root for apt-get).
 missing=""
-for t in cmake make gcc g++ clang; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+for t in cmake make gcc g++ clang python3; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 [ -z "$missing" ] && exit 0
 pkgs=""
 for t in $missing; do
