@@ -360,11 +360,16 @@ GM_INTERNAL extern gm_heap_arena *gm__arenas[GM_ARENA_L1_ENTRIES];
 /* Address-ordered list of all arenas; heap lock. */
 GM_INTERNAL extern gm_heap_arena *gm__arena_first, *gm__arena_last;
 
+/* Arena metadata for a, or NULL. Masked, not range-checked: a wild pointer
+ * above 2^48 aliases a real arena, and callers then reject it by its offset
+ * in the span (or, like malloc.c's in_arenas, check the range). */
+static inline gm_heap_arena *gm__arena_of(uintptr_t a) {
+    return GM_LOAD(&gm__arenas[(a >> GM_ARENA_SHIFT) & (GM_ARENA_L1_ENTRIES - 1)]);
+}
+
 /* Span for any address inside the heap, or NULL. A few loads, no lock. */
 static inline gm_span *gm__span_of(uintptr_t a) {
-    /* Masked, not range-checked: a wild pointer above 2^48 aliases a real
-     * arena, and callers then reject it by its offset in the span. */
-    gm_heap_arena *ha = GM_LOAD(&gm__arenas[(a >> GM_ARENA_SHIFT) & (GM_ARENA_L1_ENTRIES - 1)]);
+    gm_heap_arena *ha = gm__arena_of(a);
     if (!ha) return NULL;
     return GM_LOAD(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
 }

@@ -273,8 +273,7 @@ void *gm_calloc(size_t count, size_t size) {
 
 /* True if a lies in one of gomalloc's arenas (whether or not in a span). */
 static inline bool in_arenas(uintptr_t a) {
-    return GM_LOAD(&gm__arenas[(a >> GM_ARENA_SHIFT) & (GM_ARENA_L1_ENTRIES - 1)]) != NULL &&
-           a < ((uintptr_t)1 << GM_ADDR_BITS);
+    return a < ((uintptr_t)1 << GM_ADDR_BITS) && gm__arena_of(a) != NULL;
 }
 
 /* The span and slot of p, which must be the start of an object; NULL if p
