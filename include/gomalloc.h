@@ -23,6 +23,7 @@
 #ifndef GOMALLOC_H
 #define GOMALLOC_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,8 +92,18 @@ typedef struct gm_memstats {
     uint64_t mspan_inuse, mspan_sys;
     uint64_t mcache_inuse, mcache_sys;
     uint64_t buck_hash_sys; /* profiling buckets */
-    uint64_t gc_sys;        /* span bitmaps (allocBits, gcmarkBits, free bits) */
+    uint64_t gc_sys;        /* span bitmaps, mark work buffers, finalizer table */
     uint64_t other_sys;     /* arena index, heap arena metadata, page summaries */
+    /* Garbage collector (Go's fields and meanings) */
+    uint64_t next_gc;        /* heap goal of the next cycle (collected bytes) */
+    uint64_t last_gc;        /* end of the last cycle, ns since the Unix epoch */
+    uint64_t pause_total_ns; /* cumulative stop-the-world time */
+    uint64_t pause_ns[256];  /* ring of recent pauses; newest at (num_gc+255)%256 */
+    uint64_t pause_end[256]; /* ring of pause end times, ns since the epoch */
+    uint32_t num_gc;         /* completed cycles */
+    uint32_t num_forced_gc;  /* cycles started by gm_gc() */
+    double gc_cpu_fraction;  /* share of available CPU used by the collector
+                                since the first gm_new */
     /* Per size class. by_size[0] counts large objects (size 0): Go's
      * BySize has no such row; ours makes the table add up to mallocs. */
     gm_memstats_by_size by_size[GM_NUM_SIZE_CLASSES];
@@ -142,6 +153,9 @@ typedef struct gm_span_info {
     uint64_t alloc_cache; /* inverted allocBits window starting at freeindex */
     int state;           /* GM_SPAN_* below */
     int needzero;
+    int gc_kind;         /* GM_GC_* below: 0 for malloc memory */
+    unsigned sweepgen;   /* span's sweepgen; heap_sweepgen is the heap's */
+    unsigned heap_sweepgen;
     unsigned object_index; /* slot of the queried pointer */
     uintptr_t object_base; /* start of the object holding the pointer */
     uint64_t alloc_bits[GM_SPAN_MAX_ELEMS / 64];   /* as of the last sweep */
@@ -155,10 +169,157 @@ typedef struct gm_span_info {
 enum { GM_SPAN_FREE = 0, GM_SPAN_CACHED = 1, GM_SPAN_PARTIAL = 2,
        GM_SPAN_FULL = 3, GM_SPAN_LARGE = 4, GM_SPAN_OWNED = 5 };
 
+/* What a span holds: malloc memory, or collected objects scanned
+ * conservatively (gm_new), never (gm_new_noscan) or by type (gm_new_typed). */
+enum { GM_GC_NONE = 0, GM_GC_CONSERVATIVE = 1, GM_GC_NOSCAN = 2, GM_GC_TYPED = 3 };
+
 /* Describe the span holding p (any address inside a heap object). Returns 0,
  * or -1 if p is not inside gomalloc's heap. Bits are read without stopping
  * the owning thread: exact for the calling thread's own spans. */
 GM_API int gm_span_inspect(const void *p, gm_span_info *info);
+
+/* ---- Garbage collection (Go's new/make, runtime.GC, debug.SetGCPercent) --
+ *
+ * Objects from gm_new* are collected: a stop-the-world, parallel mark-sweep
+ * finds those reachable from the roots and reclaims the rest. Roots are the
+ * stacks and registers of registered threads, the data and bss segments of
+ * the program and of every loaded library, ranges given to gm_add_roots,
+ * uncollectable objects, and whatever objects with finalizers point to.
+ * A word anywhere in a root or in a gm_new object that holds the address
+ * of any byte inside a collected object keeps it alive (interior pointers
+ * count, as in Go).
+ *
+ * Not roots: memory from gm_malloc/malloc (neither scanned nor collected),
+ * thread-local (__thread) variables, and memory mapped by the program. To
+ * keep collected objects alive from such memory, allocate it with
+ * gm_malloc_uncollectable or register it with gm_add_roots.
+ *
+ * Threads: a thread that calls gm_new* is registered automatically. A
+ * thread that holds collected pointers without allocating must register
+ * (gm_register_thread, or start it with gm_pthread_create); with the
+ * preloaded library every pthread_create'd thread is registered. The
+ * collector stops registered threads with a signal (GOMALLOC_SIGNAL,
+ * default SIGPWR; they resume through a futex, no second signal), so a
+ * registered thread blocked in nanosleep, poll or select may see EINTR.
+ * Collected objects may not be used from threads that are not registered.
+ *
+ * Out of memory: gm_new* runs one last full collection, then returns NULL
+ * with errno = ENOMEM. Bad input (a finalizer on a pointer that is not the
+ * start of a collected object, heap corruption found while marking or
+ * sweeping) aborts with "gomalloc: fatal error: ...".
+ */
+
+/* Describes the pointer layout of a type for precise scanning: bit i of
+ * gcdata (bit i%64 of word i/64) says word i of the object may hold a
+ * pointer; only the first ptrdata bytes are looked at. Must outlive every
+ * object allocated with it. name is for profiles and diagnostics. */
+typedef struct gm_type {
+    size_t size;            /* bytes of one element (sizeof) */
+    size_t ptrdata;         /* bytes of the prefix that may hold pointers */
+    const uint64_t *gcdata; /* pointer bitmap, one bit per 8-byte word */
+    const char *name;
+} gm_type;
+
+/* GM_TYPE(T, field, ...) builds a gm_type for struct T whose pointer fields
+ * are the listed ones (at most 16, within the first 2 KiB of T):
+ *     struct node { int key; struct node *left, *right; };
+ *     static const gm_type node_type = GM_TYPE(struct node, left, right); */
+#define GM_TYPE(T, ...)                                                       \
+    {sizeof(T), sizeof(T),                                                    \
+     (const uint64_t[4]){GM__TYPE_WORD(T, 0, __VA_ARGS__),                    \
+                         GM__TYPE_WORD(T, 1, __VA_ARGS__),                    \
+                         GM__TYPE_WORD(T, 2, __VA_ARGS__),                    \
+                         GM__TYPE_WORD(T, 3, __VA_ARGS__)},                   \
+     #T}
+/* Bit of field f in bitmap word k (compile error past 2 KiB). */
+#define GM__TYPE_BIT(T, k, f)                                                 \
+    ((offsetof(T, f) / 8 / 64 == (k) ? (uint64_t)1 << (offsetof(T, f) / 8 % 64) \
+                                      : (uint64_t)0) |                        \
+     (uint64_t)(0 * sizeof(char[offsetof(T, f) < 2048 ? 1 : -1])))
+#define GM__TYPE_WORD(T, k, ...) GM__TYPE_FOR(GM__TYPE_BIT, T, k, __VA_ARGS__)
+#define GM__TYPE_NARG(...) GM__TYPE_NARG_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, \
+                                          8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define GM__TYPE_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13,  \
+                       a14, a15, a16, n, ...) n
+#define GM__TYPE_CAT(a, b) GM__TYPE_CAT_(a, b)
+#define GM__TYPE_CAT_(a, b) a##b
+#define GM__TYPE_FOR(m, T, k, ...) \
+    GM__TYPE_CAT(GM__TYPE_FOR_, GM__TYPE_NARG(__VA_ARGS__))(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_1(m, T, k, a) m(T, k, a)
+#define GM__TYPE_FOR_2(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_1(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_3(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_2(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_4(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_3(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_5(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_4(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_6(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_5(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_7(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_6(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_8(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_7(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_9(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_8(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_10(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_9(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_11(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_10(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_12(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_11(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_13(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_12(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_14(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_13(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_15(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_14(m, T, k, __VA_ARGS__)
+#define GM__TYPE_FOR_16(m, T, k, a, ...) m(T, k, a) | GM__TYPE_FOR_15(m, T, k, __VA_ARGS__)
+
+/* Collected, zeroed, scanned conservatively (every aligned word may be a
+ * pointer). 16-byte aligned like gm_malloc. */
+GM_API GM_MALLOC_ATTR void *gm_new(size_t size);
+/* Collected, zeroed, never scanned: for pointer-free data. Sizes under 16
+ * bytes share 16-byte blocks (Go's tiny allocator) and are aligned to their
+ * size's lowest set bit, up to 8. */
+GM_API GM_MALLOC_ATTR void *gm_new_noscan(size_t size);
+/* Collected, zeroed, scanned precisely: only the words t->gcdata marks. */
+GM_API GM_MALLOC_ATTR void *gm_new_typed(const gm_type *t);
+/* n elements of t, each scanned by t's bitmap. NULL + ENOMEM on overflow. */
+GM_API GM_MALLOC_ATTR void *gm_new_array(const gm_type *t, size_t n);
+/* Scanned conservatively, never collected: free it with gm_free. */
+GM_API GM_MALLOC_ATTR void *gm_malloc_uncollectable(size_t size);
+
+/* gm_free(p) of a collected object (from gm_new*) frees it now, like
+ * Boehm's GC_FREE, and drops its finalizer; its slot is reused after the
+ * next sweep of its span. Tiny objects (gm_new_noscan under 16 bytes) are
+ * left to the collector. */
+
+/* runtime.GC: run a full collection now and wait for it, sweep included. */
+GM_API void gm_gc(void);
+/* debug.SetGCPercent: the heap may grow to live * (1 + percent/100) before
+ * the next cycle; negative turns collection off (except gm_gc and the
+ * memory limit). Returns the previous setting. Initially GOGC (100). */
+GM_API int gm_set_gc_percent(int percent);
+/* debug.SetMemoryLimit: a soft limit on all memory gomalloc maps, in bytes;
+ * the collector runs more often as it nears. A negative value only reads
+ * the setting. Returns the previous limit (INT64_MAX = none). Initially
+ * GOMEMLIMIT. */
+GM_API int64_t gm_set_memory_limit(int64_t limit);
+
+/* runtime.SetFinalizer: when obj (the start of a collected object) becomes
+ * unreachable, fn(obj, arg) runs once on the finalizer thread, one
+ * finalizer at a time, and obj lives until the cycle after. What obj
+ * points to stays alive until then: if A points to B, B's finalizer runs
+ * only after A is freed. fn == NULL clears the finalizer. Aborts if obj is
+ * not the start of a collected object. */
+typedef void (*gm_finalizer)(void *obj, void *arg);
+GM_API void gm_set_finalizer(void *obj, gm_finalizer fn, void *arg);
+/* runtime.KeepAlive: p is reachable at least until this call. */
+GM_API void gm_keep_alive(const void *p);
+
+/* Scan [lo, hi) as a root (conservatively) until removed. */
+GM_API void gm_add_roots(void *lo, void *hi);
+/* Remove the roots entirely inside [lo, hi). */
+GM_API void gm_remove_roots(void *lo, void *hi);
+
+/* Register the calling thread: its stack and registers become roots.
+ * Returns 0 (also if already registered). */
+GM_API int gm_register_thread(void);
+/* Unregister the calling thread (its exit does this too). Returns 0. */
+GM_API int gm_unregister_thread(void);
+/* pthread_create, with the new thread registered before start runs. */
+GM_API int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                             void *(*start)(void *), void *arg);
+
+/* 1 if p points into a live collected object, else 0. */
+GM_API int gm_is_collected(const void *p);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@
  */
 #include <pthread.h>
 
-#include "internal.h"
+#include "mgc.h"
 
 static gm_mutex *const outer_locks[] = {&gm__orphan_lock, &gm__init_lock, &gm__allcaches_lock};
 
@@ -27,6 +27,7 @@ static void each_cache_lock(bool lock) {
 }
 
 static void prepare(void) {
+    gm__gc_fork_prepare(); /* the collector's locks come first */
     for (size_t i = 0; i < sizeof outer_locks / sizeof outer_locks[0]; i++)
         gm__lock(outer_locks[i]);
     each_cache_lock(true);
@@ -42,6 +43,7 @@ static void parent(void) {
     each_cache_lock(false);
     for (size_t i = sizeof outer_locks / sizeof outer_locks[0]; i-- > 0;)
         gm__unlock(outer_locks[i]);
+    gm__gc_fork_parent();
 }
 
 static void child(void) {
@@ -58,9 +60,18 @@ static void child(void) {
         next = c->next_all;
         if (c != gm__tls_mcache && c != gm__orphan_cache) gm__mcache_retire(c);
     }
+    gm__gc_fork_child();
 }
 
 void gm__fork_init(void) {
+    static int registered;
+    if (__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL)) return;
     if (pthread_atfork(prepare, parent, child) != 0)
         gm__fatal("pthread_atfork failed", NULL);
 }
+
+/* Initialise (and so register the handlers) while the program is loaded,
+ * before it can start threads: a fork while another thread is inside the
+ * lazy initialisation, before pthread_atfork, would leave the child with
+ * the init lock held. */
+static void __attribute__((constructor)) fork_init_at_load(void) { gm__ensure_init(); }

@@ -201,11 +201,21 @@ struct gm_span {
     uintptr_t npages;      /* pages in the span; immutable while in use */
     gm_span *next, *prev;  /* mcentral list links (central lock), or the owner's
                               partial queue (next only; owner only) */
-    uint32_t sweepgen;     /* for the collector (Go's sweepgen rules); unused yet */
+    uint32_t sweepgen;     /* collected spans: Go's sweepgen rules against
+                              gm__sweepgen (mgc.h); gc lock */
     uint8_t parked;        /* owner only: went round the owner's partial queue once
                               with no free slot; the next time it is retired */
+    uint8_t gckind;        /* GM_GC_* (0: malloc memory). Set with a release store
+                              once the span is ready for the marker, cleared when
+                              its pages are freed; the marker reads it (acquire) */
     uint32_t alloc_count_base; /* gm__span_alloc_count() when last cached or folded:
                                   mallocs since then = count now - base; owner writes */
+    /* -- third line: collected spans only -- */
+    uint64_t *heap_bits;   /* typed small spans: 1 bit per word of the span, set
+                              when a slot is allocated (Go's heap bits); owner
+                              writes, marker reads with the world stopped */
+    const gm_type *largetype; /* typed large span: the element type */
+    uint64_t largesize;    /* large collected span: bytes requested */
 };
 
 GM_INTERNAL extern gm_span gm__emptyspan; /* never allocatable: alloc_cache == 0 */
@@ -357,6 +367,16 @@ struct gm_heap_arena {
 };
 
 GM_INTERNAL extern gm_heap_arena *gm__arenas[GM_ARENA_L1_ENTRIES];
+/* The heap addresses the allocator keeps in globals. They are not roots:
+ * the collector skips this struct (lo is the first object ever allocated,
+ * which would otherwise never be collected). Heap lock writes (atomic
+ * stores for lo and hi), anyone reads. */
+typedef struct gm_heap_bounds {
+    uintptr_t lo, hi; /* lowest and highest address of any arena: the
+                         marker's quick filter */
+    uintptr_t hint;   /* where the next arena is reserved */
+} gm_heap_bounds;
+GM_INTERNAL extern gm_heap_bounds gm__heap_bounds;
 /* Address-ordered list of all arenas; heap lock. */
 GM_INTERNAL extern gm_heap_arena *gm__arena_first, *gm__arena_last;
 
@@ -403,6 +423,7 @@ GM_INTERNAL void gm__mheap_scavenge_all(void);
 GM_INTERNAL void gm__mheap_flush_large_cache(void); /* pages of cached large spans to the page allocator */
 GM_INTERNAL uint64_t *gm__bitsalloc(unsigned nwords); /* 4 bitmaps, zeroed; heap lock */
 GM_INTERNAL void gm__bitsfree(uint64_t *bits, unsigned nwords); /* heap lock */
+GM_INTERNAL uint64_t *gm__heapbits_alloc(size_t npages); /* zeroed; heap lock */
 
 /* ---- malloc.c ----------------------------------------------------------- */
 
@@ -460,6 +481,11 @@ typedef struct gm_options {
     uint64_t retain_percent; /* GOMALLOC_RETAIN_PERCENT: of heap in use */
     const char *stats;       /* GOMALLOC_STATS: "0", "1" (stderr) or a path */
     uint64_t stats_pid;      /* GOMALLOC_STATS_PID: 0 = any process */
+    int gc_percent;          /* GOGC: -1 = off */
+    int64_t memory_limit;    /* GOMEMLIMIT: INT64_MAX = none */
+    int gctrace;             /* GODEBUG=gctrace=N */
+    uint64_t markers;        /* GOMALLOC_MARKERS: 0 = number of cores */
+    uint64_t gc_signal;      /* GOMALLOC_SIGNAL */
 } gm_options;
 GM_INTERNAL extern gm_options gm__opts;
 GM_INTERNAL void gm__options_init(void);

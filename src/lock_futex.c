@@ -9,7 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include <time.h>
+
+#include "mgc.h"
 
 enum { SPIN = 64, YIELDS = 2 };
 
@@ -37,3 +39,13 @@ void gm__lock_slow(gm_mutex *m) {
 }
 
 void gm__unlock_slow(gm_mutex *m) { futex_wake1(&m->state); }
+
+/* For the collector's sleeps and wake-ups (mgc.h). timeout_ns 0 = none. */
+void gm__futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns) {
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+void gm__futex_wake(uint32_t *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}

@@ -157,7 +157,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "mgc.h"
 
 int gm__inited;
 gm_mutex gm__init_lock = GM_MUTEX_INIT;
@@ -170,6 +170,7 @@ void gm__init_slow(void) {
         gm__mheap_init();
         gm__mcentral_init();
         gm__mcache_thread_init();
+        gm__gc_init();
         __atomic_store_n(&gm__inited, 1, __ATOMIC_RELEASE);
         first = true;
     }
@@ -330,6 +331,8 @@ static GM_NOINLINE void free_slow(void *p) {
     gm_span *s = object_span(p, &idx);
     if (!s) {
         gm__foreign_free(p);
+    } else if (GM_LOAD_ACQ(&s->gckind)) {
+        gm__gc_free(s, p);
     } else if (s->spanclass < 2) {
         free_large(s, p);
     } else {
@@ -390,6 +393,8 @@ void *gm_realloc(void *p, size_t size) {
     uint32_t idx;
     gm_span *s = object_span(p, &idx);
     if (!s) return gm__foreign_realloc(p, size);
+    if (GM_LOAD_ACQ(&s->gckind))
+        gm__fatal("realloc of a collected object (allocate anew with gm_new)", p);
     size_t usable = span_usable(s);
     if (size <= usable) {
         /* In place while the new size keeps the same class, or uses at

@@ -27,7 +27,6 @@ gm_heapstats gm__heapstats;
 gm_fixalloc gm__spanalloc;
 gm_fixalloc gm__cachealloc;
 static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; heap lock */
-static uintptr_t arena_hint = GM_ARENA_HINT;           /* heap lock */
 static uint64_t reclaim_mark;                          /* heap_inuse after the last reclaim; heap lock */
 
 /* Freed large spans of up to LARGE_CACHE_PAGES pages, kept whole, by page
@@ -58,11 +57,22 @@ void gm__mheap_init(void) {
 }
 
 uint64_t *gm__bitsalloc(unsigned nwords) { return gm__fixalloc_alloc(&bitsalloc[nwords]); }
+
+/* Heap bits of typed spans: one bit per 8-byte word, by span pages. */
+#define HEAPBITS_MAX_PAGES 10 /* the most pages a small span has */
+static gm_fixalloc heapbitsalloc[HEAPBITS_MAX_PAGES + 1]; /* heap lock */
+
+uint64_t *gm__heapbits_alloc(size_t npages) {
+    if (npages > HEAPBITS_MAX_PAGES) return NULL;
+    gm_fixalloc *f = &heapbitsalloc[npages];
+    if (!f->size) gm__fixalloc_init(f, npages * GM_PAGE_SIZE / 64, &gm__heapstats.gc_sys, true);
+    return gm__fixalloc_alloc(f);
+}
 void gm__bitsfree(uint64_t *bits, unsigned nwords) { gm__fixalloc_free(&bitsalloc[nwords], bits); }
 
 /* Reserves n bytes aligned to GM_ARENA_BYTES, at the hint if possible. */
 static void *reserve_arenas(size_t n) {
-    void *p = gm__sys_reserve((void *)arena_hint, n);
+    void *p = gm__sys_reserve((void *)gm__heap_bounds.hint, n);
     if (p && ((uintptr_t)p & (GM_ARENA_BYTES - 1)) == 0) return p;
     if (p) gm__sys_free(p, n);
     /* Over-reserve and trim to alignment. */
@@ -76,6 +86,8 @@ static void *reserve_arenas(size_t n) {
     return (void *)a;
 }
 
+gm_heap_bounds gm__heap_bounds = {0, 0, GM_ARENA_HINT};
+
 static void insert_arena(gm_heap_arena *ha) {
     gm_heap_arena *after = gm__arena_last;
     while (after && after->base > ha->base) after = after->prev;
@@ -85,6 +97,9 @@ static void insert_arena(gm_heap_arena *ha) {
     else gm__arena_last = ha;
     if (after) after->next = ha;
     else gm__arena_first = ha;
+    gm_heap_bounds *b = &gm__heap_bounds;
+    if (!b->lo || ha->base < b->lo) GM_STORE(&b->lo, ha->base);
+    if (ha->base + GM_ARENA_BYTES > b->hi) GM_STORE(&b->hi, ha->base + GM_ARENA_BYTES);
 }
 
 /* Adds arenas for at least npages pages. Heap lock. */
@@ -108,7 +123,7 @@ static bool mheap_grow(size_t npages) {
         gm__heapstats.heap_sys += GM_ARENA_BYTES;
         gm__heapstats.heap_released += GM_ARENA_BYTES;
     }
-    arena_hint = (uintptr_t)p + n;
+    gm__heap_bounds.hint = (uintptr_t)p + n;
     return true;
 }
 
@@ -141,6 +156,10 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     s->next = s->prev = NULL;
     s->sweepgen = 0;
     s->parked = 0;
+    GM_STORE(&s->gckind, 0);
+    s->heap_bits = NULL;
+    s->largetype = NULL;
+    s->largesize = 0;
     GM_STORE(&s->alloc_count_base, 0);
 }
 
@@ -166,6 +185,7 @@ static void release_span(gm_span *s) {
     set_spans(s->base, s->npages, NULL);
     gm__pages_free(s->base, s->npages);
     if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
+    if (s->heap_bits) gm__fixalloc_free(&heapbitsalloc[s->npages], s->heap_bits);
     gm__heap_check();
     span_reset(s, 0, 0, 0);
     gm__fixalloc_free(&gm__spanalloc, s);
@@ -303,7 +323,7 @@ static void free_span_locked(gm_span *s) {
 
 void gm__mheap_free_span(gm_span *s) {
     gm__lock(&gm__heap_lock);
-    if (s->spanclass < 2 && s->npages <= LARGE_CACHE_PAGES &&
+    if (s->spanclass < 2 && !s->gckind && s->npages <= LARGE_CACHE_PAGES &&
         large_cache_npages + s->npages <= LARGE_CACHE_MAX) {
         large_cache_put(s);
         gm__unlock(&gm__heap_lock);

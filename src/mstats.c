@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "mgc.h"
 
 gm_mutex gm__allcaches_lock = GM_MUTEX_INIT;
 gm_mcache *gm__allcaches;
@@ -93,6 +93,7 @@ void gm_read_memstats(gm_memstats *m) {
     m->frees += h.nlarge_free;
     m->total_alloc += h.large_alloc_bytes;
     m->heap_alloc += h.large_alloc_bytes - h.large_free_bytes;
+    gm__gc_read_memstats(m); /* collected small objects, the GC's fields */
     m->alloc = m->heap_alloc;
     m->heap_objects = m->mallocs - m->frees;
     m->heap_sys = h.heap_sys;
@@ -132,6 +133,9 @@ int gm_span_inspect(const void *p, gm_span_info *info) {
     info->span_class = s->spanclass;
     info->state = GM_LOAD(&s->state);
     info->needzero = s->needzero;
+    info->gc_kind = GM_LOAD_ACQ(&s->gckind);
+    info->sweepgen = s->sweepgen;
+    info->heap_sweepgen = GM_LOAD(&gm__gc.sweepgen);
     if (s->spanclass < 2) {
         info->elemsize = s->npages * GM_PAGE_SIZE;
         info->nelems = 1;

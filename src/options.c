@@ -2,8 +2,9 @@
  * Options: one table (name, default, help) read once at initialisation from
  * the environment. The README's option list is checked against this table
  * by tests/unit/options.c. Go's names where Go has the concept (GOGC,
- * GOMEMLIMIT and GODEBUG arrive with the collector); GOMALLOC_* for ours.
+ * GOMEMLIMIT, GODEBUG); GOMALLOC_* for ours.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,21 @@ const gm_option_desc gm__option_table[] = {
     {"GOMALLOC_STATS_PID", "0",
      "Only the process with this pid prints GOMALLOC_STATS (0: every process). "
      "`gomalloc run` sets it so that a program's children stay quiet."},
+    {"GOGC", "100",
+     "Go's GOGC: a collection starts when the collected heap has grown by this percentage "
+     "over what the last one found live (at least 4 MiB * GOGC/100). `off` disables "
+     "automatic collection (gm_gc and GOMEMLIMIT still collect)."},
+    {"GOMEMLIMIT", "off",
+     "Go's GOMEMLIMIT: a soft limit on all memory gomalloc maps, with Go's byte syntax "
+     "(512MiB); the collector runs more often as it nears. `off`: no limit."},
+    {"GODEBUG", "gctrace=0",
+     "Go's GODEBUG, comma-separated; understood: gctrace=1 (one line per collection on "
+     "stderr, in Go's format)."},
+    {"GOMALLOC_MARKERS", "0",
+     "Threads that mark in parallel during a collection (0: the number of cores)."},
+    {"GOMALLOC_SIGNAL", "30",
+     "Signal number that stops registered threads for a collection (30 = SIGPWR on "
+     "Linux x86-64, as the Boehm GC uses). Threads resume through a futex."},
 };
 const size_t gm__option_count = sizeof gm__option_table / sizeof gm__option_table[0];
 
@@ -95,6 +111,41 @@ static uint64_t number_option(size_t i) {
     return v;
 }
 
+static void gogc_option(size_t i) {
+    const char *s = option_value(i);
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (strcmp(s, "off") == 0) v = -1;
+    else if (*end || end == s || v > 1000000) {
+        warn_bad(i, s);
+        v = 100;
+    }
+    gm__opts.gc_percent = v < 0 ? -1 : (int)v;
+}
+
+static void memlimit_option(size_t i) {
+    const char *s = option_value(i);
+    uint64_t v;
+    if (strcmp(s, "off") == 0) v = INT64_MAX;
+    else if (!gm__parse_bytes(s, &v)) {
+        warn_bad(i, s);
+        v = INT64_MAX;
+    }
+    gm__opts.memory_limit = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* GODEBUG=name=value,...: only gctrace is ours to read; others are Go's. */
+static void godebug_option(size_t i) {
+    const char *s = option_value(i);
+    gm__opts.gctrace = 0;
+    while (*s) {
+        if (strncmp(s, "gctrace=", 8) == 0) gm__opts.gctrace = (int)strtol(s + 8, NULL, 10);
+        const char *comma = strchr(s, ',');
+        if (!comma) break;
+        s = comma + 1;
+    }
+}
+
 /* The first malloc can come from the dynamic loader or a constructor that
  * runs before libc has set up environ; then we read the options again once
  * our own constructor runs. */
@@ -106,6 +157,16 @@ void gm__options_init(void) {
     gm__opts.retain_percent = percent_option(1);
     gm__opts.stats = option_value(2);
     gm__opts.stats_pid = number_option(3);
+    gogc_option(4);
+    memlimit_option(5);
+    godebug_option(6);
+    gm__opts.markers = number_option(7);
+    gm__opts.gc_signal = number_option(8);
+    if (gm__opts.gc_signal < 1 || gm__opts.gc_signal >= (uint64_t)SIGRTMAX + 1 ||
+        gm__opts.gc_signal == SIGKILL || gm__opts.gc_signal == SIGSTOP) {
+        warn_bad(8, option_value(8));
+        gm__opts.gc_signal = 30;
+    }
 }
 
 static void __attribute__((constructor)) options_after_environ(void) {

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,9 @@
 #include "internal.h"
 
 #define GM_EXPORT __attribute__((visibility("default")))
+
+/* Tells stoptheworld.c that pthread_create below is ours. */
+const char gm__override_present = 1;
 
 GM_EXPORT void *malloc(size_t n) { return gm_malloc(n); }
 GM_EXPORT void free(void *p) { gm_free(p); }
@@ -160,4 +164,11 @@ GM_EXPORT int malloc_info(int options, FILE *f) {
             (unsigned long long)m.heap_released);
     fprintf(f, "</malloc>\n");
     return 0;
+}
+
+/* Every thread of a program that preloads gomalloc is registered with the
+ * collector, so collected pointers on its stack are roots (mgc.c). */
+GM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                             void *(*start)(void *), void *arg) {
+    return gm_pthread_create(thread, attr, start, arg);
 }

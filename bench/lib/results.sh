@@ -5,7 +5,8 @@
 # write_results OUT: the whole file; uses run.sh's globals (TABLE, RESULTS,
 # BENCHES, ALL_WORKLOADS, CMDLINE, RUNS, ELAPSED, LOADS, DISTURBED, QUICK,
 # SKIPPED, ROOT, PRELOAD, WORK_FS) and keeps the fast-path section that
-# bench/count-instructions.sh wrote into OUT.
+# bench/count-instructions.sh wrote into OUT, and the garbage-collector
+# section of bench/gc.sh (between <!-- gc:begin --> and <!-- gc:end -->).
 
 raw_runs() {
   awk -F'\t' '
@@ -31,9 +32,13 @@ raw_runs() {
 }
 
 write_results() {
-  local out=$1 fastpath=""
+  local out=$1 fastpath="" gcsection=""
   if [ -f "$out" ] && grep -q '<!-- fastpath:begin -->' "$out"; then
     fastpath=$(sed -n '/<!-- fastpath:begin -->/,/<!-- fastpath:end -->/p' "$out")
+  fi
+  # the "Garbage collector" section that bench/gc.sh --write keeps there
+  if [ -f "$out" ] && grep -q '<!-- gc:begin -->' "$out"; then
+    gcsection=$(sed -n '/<!-- gc:begin -->/,/<!-- gc:end -->/p' "$out")
   fi
   if [ -z "$fastpath" ]; then
     # shellcheck disable=SC2016 # backquotes are Markdown here
@@ -176,6 +181,10 @@ via LD_PRELOAD into the plain-malloc build, for each peer.
 
 EOF
     echo "$fastpath"
+    if [ -n "$gcsection" ]; then
+      echo
+      echo "$gcsection"
+    fi
   } >"$out.tmp"
   mv "$out.tmp" "$out"
 }

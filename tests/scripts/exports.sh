@@ -13,7 +13,7 @@ __libc_calloc __libc_cfree __libc_free __libc_malloc __libc_memalign __libc_pval
 __libc_realloc __libc_valloc __posix_memalign
 aligned_alloc calloc cfree free free_aligned_sized free_sized mallinfo mallinfo2 malloc
 malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign
-pvalloc realloc reallocarray valloc
+pvalloc pthread_create realloc reallocarray valloc
 "
 # Every gm_ function declared in the public header is exported too.
 header=$(dirname "$0")/../../include/gomalloc.h

@@ -1,0 +1,421 @@
+/*
+ * gomalloc's garbage collector: Go's tri-color mark-sweep for C programs.
+ *
+ * This essay is the map of the collector, as malloc.c's is of the
+ * allocator (read that first: spans, bitmaps, size classes). It follows
+ * Go's mgc.go and says where a C library must differ: C has no stack
+ * maps, no write barriers and no safe points, so roots are found
+ * conservatively and marking happens with the world stopped.
+ *
+ * Glossary
+ * --------
+ *  collected object  memory from gm_new* (newobject.c): never freed by
+ *               hand (gm_free may free it early), reclaimed by sweeping
+ *               once unreachable.
+ *  kind         how an object is scanned: CONSERVATIVE (gm_new: every
+ *               aligned word may be a pointer), NOSCAN (gm_new_noscan:
+ *               never), TYPED (gm_new_typed/array: the words a gm_type's
+ *               bitmap marks). Each kind has its own span classes, so the
+ *               span says how to scan (Go's noscan span classes, extended).
+ *  heap bits    typed small spans: one bit per word of the span, set at
+ *               allocation from the type (Go's heap bits); large typed
+ *               spans keep the type itself (Go's largeType).
+ *  gthread      a registered thread (stoptheworld.c): its stack and
+ *               registers are roots, and it holds one span per collected
+ *               class (Go's mcache for collected memory).
+ *  white/grey/black  mark bit clear / mark bit set and queued in a work
+ *               buffer / mark bit set and scanned (mgcmark.c).
+ *  sweepgen     h = gm__gc.sweepgen rises by 2 per cycle; a span at h-2
+ *               needs sweeping, h-1 is being swept, h is swept.
+ *  special      a finalizer or an "uncollectable" record on an object
+ *               (mfinal.c).
+ *
+ * The cycle (gc_cycle below; Go's phases, numbered as in Go)
+ * ---------------------------------------------------------
+ *  0. Trigger: an allocation pushes heap_live to the trigger (Go's
+ *     heapLive >= trigger), or gm_gc(), or a failed allocation. The
+ *     allocating thread runs the cycle itself (Boehm-style): there is no
+ *     background mark worker yet.
+ *  1. Sweep termination: take the gc lock (held to the end, so no thread
+ *     refills, frees or sets finalizers meanwhile) and finish sweeping the
+ *     last cycle's spans.
+ *  2. Stop the world (stoptheworld.c): GOMALLOC_SIGNAL to each registered
+ *     thread; its handler saves registers and stack pointer and parks on a
+ *     futex. A thread inside a lock-free allocation defers the stop to the
+ *     end of it, so spans are never seen half-updated.
+ *  3. Mark (mgcmark.c): roots are every registered thread's stack (from
+ *     its saved stack pointer) and registers, the writable segments of the
+ *     program and of every loaded library (dl_iterate_phdr, read each
+ *     cycle, gomalloc's own arena index excluded), gm_add_roots ranges,
+ *     uncollectable objects, what objects with finalizers point to, and
+ *     the finalizer queue. A root word that points anywhere inside an
+ *     allocated collected object marks it (arena index -> span -> divMul
+ *     slot -> mark bit: a few loads, no lock). GOMALLOC_MARKERS threads
+ *     drain shared work buffers in parallel; large objects are split into
+ *     128 KiB oblets.
+ *  4. Mark termination: finalizers of unmarked objects are queued and
+ *     their objects marked again (they live one more cycle); every
+ *     thread's spans are taken back; sweepgen += 2; the pacer sets the
+ *     next goal from the bytes marked; the world restarts.
+ *  5. Sweep (mgcsweep.c): per span, alloc_bits = gcmark_bits, fresh mark
+ *     bits, freeindex = 0, count the freed; empty spans go back to the
+ *     page heap. Lazily by allocating threads (a refill sweeps spans of its
+ *     class until one has room) and by the background sweeper thread.
+ *     Queued finalizers then run on the finalizer thread, one at a time.
+ *
+ * Pacing (Go's 1.18 pacer, simplified for a stop-the-world collector)
+ * -------------------------------------------------------------------
+ *  goal = marked + (marked + stacks + globals) * GOGC/100, at least
+ *  4 MiB * GOGC/100; with GOMEMLIMIT, also at most limit - (memory mapped
+ *  for anything but collected objects and free pages) - max(3%, 1 MiB).
+ *  Go triggers before the goal to leave runway for concurrent marking;
+ *  marking here stops the world, so the trigger is the goal itself.
+ *  Under a limit the live heap exceeds, the goal stays 1 MiB + 1/16 above
+ *  the marked bytes: Go's CPU limiter bounds the same death spiral.
+ *
+ * Locks
+ * -----
+ *  gc lock        the cycle, collected-span lists, refills, specials, roots,
+ *                 the finalizer queue, gm__gc's [gc] fields
+ *  threads lock   the registered-thread list (held while the world is
+ *                 stopped)
+ *  lock order     gc -> threads -> orphan -> init -> allcaches -> mcache ->
+ *                 mcentral -> heap -> persistent. The world is only stopped
+ *                 with the gc lock held, and while it is stopped the
+ *                 collector takes no allocator lock (a stopped thread may
+ *                 hold one): work buffers and tables come from mmap.
+ *
+ * Where we differ from Go
+ * -----------------------
+ *  - Roots are conservative; heap objects are conservative or typed.
+ *  - Marking is stop-the-world; the concurrent-mark issue adds a write
+ *    barrier, assists and background workers to these same phases.
+ *  - Threads that never called gm_new* are not stopped and their stacks
+ *    are not roots unless they register (gm_register_thread); with the
+ *    preloaded library every pthread_create'd thread is registered.
+ *  - gm_free frees a collected object early (Boehm's GC_FREE).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mgc.h"
+
+gm_gcstate gm__gc;
+gm_mutex gm__gc_lock = GM_MUTEX_INIT;
+
+#define MIB ((uint64_t)1 << 20)
+
+uint64_t gm__nanotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t unixnano(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned nprocs(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (unsigned)n;
+}
+
+/* ---- the pacer ------------------------------------------------------------- */
+
+/* Memory mapped for anything but collected objects and free pages: what
+ * the memory limit must leave room for (Go's mappedReady - heapFree -
+ * heapAlloc, with malloc'd memory on the overhead side). */
+static uint64_t non_gc_overhead(void) {
+    gm__lock(&gm__heap_lock);
+    gm_heapstats h = gm__heapstats;
+    gm__unlock(&gm__heap_lock);
+    uint64_t mapped = h.heap_sys - h.heap_released + GM_LOAD(&gm__heapstats.mspan_sys) +
+                      GM_LOAD(&gm__heapstats.mcache_sys) + GM_LOAD(&gm__heapstats.gc_sys) +
+                      GM_LOAD(&gm__heapstats.other_sys);
+    uint64_t used = h.heap_free_dirty + GM_LOAD(&gm__gc.heap_live);
+    return mapped > used ? mapped - used : 0;
+}
+
+/* Goal and trigger from heap_marked and the settings. gc lock. */
+static void pacer_update(void) {
+    uint64_t marked = gm__gc.heap_marked, goal = UINT64_MAX;
+    int pct = gm__gc.gc_percent;
+    if (pct >= 0) {
+        uint64_t scan = marked + gm__gc.stacks_bytes + gm__gc.globals_bytes;
+        goal = marked + scan / 100 * (uint64_t)pct + scan % 100 * (uint64_t)pct / 100;
+        uint64_t min = 4 * MIB * (uint64_t)pct / 100;
+        if (goal < min) goal = min;
+    }
+    if (gm__gc.memory_limit != INT64_MAX) {
+        uint64_t limit = (uint64_t)gm__gc.memory_limit;
+        uint64_t headroom = limit / 100 * 3 > MIB ? limit / 100 * 3 : MIB;
+        uint64_t taken = non_gc_overhead() + headroom;
+        uint64_t lgoal = limit > taken ? limit - taken : 0;
+        uint64_t floor = marked + marked / 16 + MIB;
+        if (lgoal < floor) lgoal = floor;
+        if (lgoal < goal) goal = lgoal;
+    }
+    GM_STORE(&gm__gc.heap_goal, goal);
+    GM_STORE(&gm__gc.trigger, goal);
+}
+
+int gm_set_gc_percent(int percent) {
+    gm__ensure_init();
+    gm__lock(&gm__gc_lock);
+    int old = gm__gc.gc_percent;
+    gm__gc.gc_percent = percent < 0 ? -1 : percent;
+    pacer_update();
+    gm__unlock(&gm__gc_lock);
+    return old;
+}
+
+int64_t gm_set_memory_limit(int64_t limit) {
+    gm__ensure_init();
+    gm__lock(&gm__gc_lock);
+    int64_t old = gm__gc.memory_limit;
+    if (limit >= 0) {
+        gm__gc.memory_limit = limit;
+        pacer_update();
+    }
+    gm__unlock(&gm__gc_lock);
+    return old;
+}
+
+/* The settings from the environment, and the lists; from gm__init_slow. */
+void gm__gc_init(void) {
+    gm__newobject_init();
+    gm__gc.gc_percent = gm__opts.gc_percent;
+    gm__gc.memory_limit = gm__opts.memory_limit;
+    gm__gc.start_ns = gm__nanotime();
+    pacer_update();
+}
+
+void gm__gc_enable(void) {
+    gm__ensure_init();
+    if (GM_LOAD_ACQ(&gm__gc.enabled)) return;
+    gm__stw_install();
+    GM_STORE_REL(&gm__gc.enabled, true);
+}
+
+/* ---- statistics and the trace ------------------------------------------------- */
+
+typedef struct cycle_times {
+    uint64_t t0, t1, t2, t3;      /* start, world stopped, mark done, world restarted */
+    uint64_t cpu_sweepterm, cpu_mark, cpu_markterm;
+    uint64_t heap0, heap1;        /* heap_live at the start and at mark end */
+    bool forced;
+} cycle_times;
+
+/* Go's fmtNSAsMS: whole ms from 10 ms on, else about 3 significant digits. */
+static void fmt_ms(char *buf, size_t cap, uint64_t ns) {
+    if (ns >= 10000000u) {
+        snprintf(buf, cap, "%llu", (unsigned long long)(ns / 1000000u));
+        return;
+    }
+    uint64_t x = ns / 1000;
+    int dec = 3;
+    while (x >= 100) {
+        x /= 10;
+        dec--;
+    }
+    uint64_t div = 1;
+    for (int i = 0; i < dec; i++) div *= 10;
+    if (x == 0) snprintf(buf, cap, "0");
+    else if (dec == 0) snprintf(buf, cap, "%llu", (unsigned long long)x);
+    else snprintf(buf, cap, "%llu.%0*llu", (unsigned long long)(x / div), dec,
+                  (unsigned long long)(x % div));
+}
+
+static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
+    char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
+    unsigned p = nprocs();
+    fmt_ms(a, sizeof a, ct->t1 - ct->t0);
+    fmt_ms(b, sizeof b, ct->t2 - ct->t1);
+    fmt_ms(c, sizeof c, ct->t3 - ct->t2);
+    fmt_ms(d, sizeof d, ct->cpu_sweepterm);
+    fmt_ms(e, sizeof e, 0); /* assists: none while the world is stopped */
+    fmt_ms(f, sizeof f, ct->cpu_mark);
+    fmt_ms(g, sizeof g, 0); /* idle workers: none */
+    fmt_ms(h, sizeof h, ct->cpu_markterm);
+    double elapsed = (double)(ct->t3 - gm__gc.start_ns);
+    unsigned pct = elapsed > 0 ? (unsigned)(100.0 * (double)gm__gc.gc_cpu_ns / (elapsed * p)) : 0;
+    char line[320];
+    int n = snprintf(line, sizeof line,
+                     "gc %u @%.3fs %u%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, "
+                     "%llu->%llu->%llu MB, %llu MB goal, %llu MB stacks, %llu MB globals, "
+                     "%u P%s\n",
+                     gm__gc.cycle, (double)(ct->t0 - gm__gc.start_ns) / 1e9, pct > 100 ? 100 : pct,
+                     a, b, c, d, e, f, g, h, (unsigned long long)(ct->heap0 >> 20),
+                     (unsigned long long)(ct->heap1 >> 20),
+                     (unsigned long long)(ms->marked_bytes >> 20),
+                     (unsigned long long)(gm__gc.heap_goal >> 20),
+                     (unsigned long long)(ms->stacks_bytes >> 20),
+                     (unsigned long long)(ms->globals_bytes >> 20), p,
+                     ct->forced ? " (forced)" : "");
+    if (n > 0) gm__sys_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* gc lock. */
+static void record_cycle(const cycle_times *ct, const gm_markstats *ms) {
+    uint64_t pause = ct->t3 - ct->t1, end = unixnano();
+    uint32_t i = gm__gc.cycle % 256;
+    gm__gc.pause_ns[i] = pause;
+    gm__gc.pause_end[i] = end;
+    gm__gc.pause_total_ns += pause;
+    gm__gc.last_gc = end;
+    gm__gc.gc_cpu_ns += ct->cpu_sweepterm + ct->cpu_mark + ct->cpu_markterm;
+    gm__gc.stacks_bytes = ms->stacks_bytes;
+    gm__gc.globals_bytes = ms->globals_bytes;
+    if (ct->forced) gm__gc.num_forced_gc++;
+    GM_STORE(&gm__gc.cycle, gm__gc.cycle + 1);
+}
+
+/* ---- the cycle --------------------------------------------------------------- */
+
+/* One full cycle; gc lock held. */
+static void gc_cycle(bool forced) {
+    cycle_times ct = {.forced = forced};
+    unsigned p = nprocs();
+    ct.t0 = gm__nanotime();
+    gm__sweep_finish();                                  /* 1. sweep termination */
+    ct.heap0 = GM_LOAD(&gm__gc.heap_live);
+    gm_markstats ms;
+    memset(&ms, 0, sizeof ms);
+    ct.t1 = gm__nanotime();
+    uint64_t c1 = thread_cpu();
+    gm__gc_mark(&ms);                                    /* 2, 3. stop the world, mark */
+    ct.t2 = gm__nanotime();
+    ct.cpu_mark = thread_cpu() - c1 + ms.cpu_ns_workers;
+    ct.heap1 = GM_LOAD(&gm__gc.heap_live);
+    gm__final_queue_unreachable(&ms);                    /* 4. mark termination */
+    gm__sweep_flip();
+    gm__gc.heap_marked = ms.marked_bytes;
+    GM_STORE(&gm__gc.heap_live, ms.marked_bytes);
+    gm__gc.stacks_bytes = ms.stacks_bytes;
+    gm__gc.globals_bytes = ms.globals_bytes;
+    gm__start_the_world();
+    ct.t3 = gm__nanotime();
+    pacer_update();
+    ct.cpu_sweepterm = (ct.t1 - ct.t0) * p;
+    ct.cpu_markterm = (ct.t3 - ct.t2) * p;
+    record_cycle(&ct, &ms);
+    if (gm__opts.gctrace > 0) gctrace(&ct, &ms);
+    gm__sweeper_wake();                                  /* 5. sweep, finalizers */
+    gm__final_wake();
+}
+
+void gm_gc(void) {
+    gm__gc_enable();
+    if (!gm__gthread_get()) return; /* out of memory for a thread record */
+    gm__lock(&gm__gc_lock);
+    gc_cycle(true);
+    gm__sweep_finish(); /* runtime.GC returns after the sweep, too */
+    gm__unlock(&gm__gc_lock);
+}
+
+void gm__gc_maybe_start(void) {
+    gm__lock(&gm__gc_lock);
+    /* Another thread may have run the cycle while we waited. */
+    if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) gc_cycle(false);
+    gm__unlock(&gm__gc_lock);
+}
+
+void gm__gc_oom(void) {
+    gm__lock(&gm__gc_lock);
+    gc_cycle(false);
+    gm__sweep_finish();
+    gm__unlock(&gm__gc_lock);
+    gm_release_memory();
+}
+
+/* ---- helper threads ------------------------------------------------------------ */
+
+/* Every signal blocked: the stop signal must never land in a marker,
+ * the sweeper or the finalizer thread (the latter unblocks it when a
+ * finalizer allocates and so registers it). */
+bool gm__start_helper(void *(*fn)(void *), void *arg) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = gm__sys_pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err == 0;
+}
+
+/* ---- fork ----------------------------------------------------------------------- */
+
+/* Before the allocator's own locks (fork.c): no cycle is running, the
+ * thread list is stable. */
+void gm__gc_fork_prepare(void) {
+    gm__lock(&gm__gc_lock);
+    gm__lock(&gm__threads_lock);
+}
+
+void gm__gc_fork_parent(void) {
+    gm__unlock(&gm__threads_lock);
+    gm__unlock(&gm__gc_lock);
+}
+
+/* Only the forking thread exists in the child: forget the others, and
+ * the helper threads, which are started again when needed. */
+void gm__gc_fork_child(void) {
+    gm__lock_reinit(&gm__threads_lock);
+    gm__lock_reinit(&gm__gc_lock);
+    gm__lock(&gm__gc_lock);
+    gm__lock(&gm__threads_lock);
+    gm__stw_fork_child();
+    gm__unlock(&gm__threads_lock);
+    gm__gc_markers_fork_child();
+    gm__sweeper_fork_child();
+    gm__final_fork_child();
+    gm__unlock(&gm__gc_lock);
+}
+
+/* ---- MemStats ------------------------------------------------------------------- */
+
+void gm__gc_read_memstats(gm_memstats *m) {
+    gm__lock(&gm__gc_lock);
+    uint64_t nmalloc[GM_GC_NUM_CLASSES];
+    memcpy(nmalloc, gm__gc.nmalloc, sizeof nmalloc);
+    gm__gthread_count_cached(nmalloc);
+    for (int gcs = 0; gcs < GM_GC_NUM_CLASSES; gcs++) {
+        int cls = gcs % GM_NUM_CLASSES;
+        if (cls == 0) continue;
+        uint64_t size = gm__class_to_size[cls], freed = gm__gc.nfree[gcs];
+        gm_memstats_by_size *b = &m->by_size[cls];
+        b->mallocs += nmalloc[gcs];
+        b->frees += freed;
+        m->mallocs += nmalloc[gcs];
+        m->frees += freed;
+        m->total_alloc += nmalloc[gcs] * size;
+        m->heap_alloc += (nmalloc[gcs] - freed) * size;
+    }
+    m->next_gc = gm__gc.heap_goal == UINT64_MAX ? 0 : gm__gc.heap_goal;
+    m->last_gc = gm__gc.last_gc;
+    m->pause_total_ns = gm__gc.pause_total_ns;
+    memcpy(m->pause_ns, gm__gc.pause_ns, sizeof m->pause_ns);
+    memcpy(m->pause_end, gm__gc.pause_end, sizeof m->pause_end);
+    m->num_gc = gm__gc.cycle;
+    m->num_forced_gc = gm__gc.num_forced_gc;
+    double elapsed = (double)(gm__nanotime() - gm__gc.start_ns) * nprocs();
+    m->gc_cpu_fraction = elapsed > 0 ? (double)gm__gc.gc_cpu_ns / elapsed : 0;
+    gm__unlock(&gm__gc_lock);
+}

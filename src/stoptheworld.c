@@ -1,0 +1,337 @@
+/*
+ * Registered threads and stopping the world (Go's stopTheWorld and, for
+ * lack of safe points in C, Boehm-style signal suspension). See mgc.c for
+ * the overview. Linux x86-64: tgkill, futexes and ucontext registers.
+ *
+ * Protocol. The collector holds the gc lock (so no thread is inside a
+ * collected-span slow path) and the threads lock (the list is fixed),
+ * raises stw_active and sends GOMALLOC_SIGNAL to every other registered
+ * thread. The handler saves the interrupted registers and stack pointer in
+ * the thread's record, publishes ack_epoch = epoch + 1 (release) and sleeps
+ * on the stw_epoch futex. The collector waits until every thread has
+ * acknowledged; to restart the world it bumps stw_epoch and wakes them all.
+ * No second signal is needed.
+ *
+ * A thread inside a nosuspend region (the lock-free allocation of a
+ * collected object, which leaves a span half-updated for a few
+ * instructions) is not stopped by the handler: it notes the request in
+ * `pending` and the region's end stops the thread itself. Such regions
+ * never block, so the wait is short.
+ *
+ * Threads blocked in system calls are interrupted by the signal
+ * (SA_RESTART restarts most calls). A thread that exits mid-collection
+ * blocks on the threads lock while still registered, so it is stopped
+ * like any other. A thread that died unregistered (tgkill says ESRCH) is
+ * dropped. Signals are resent every 100 ms to threads that have not
+ * answered, in case one was consumed while the thread was starting up.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "mgc.h"
+#include "options.h"
+
+__thread gm_gthread *gm__tls_gthread __attribute__((tls_model("initial-exec")));
+gm_mutex gm__threads_lock = GM_MUTEX_INIT;
+gm_gthread *gm__threads;
+int gm__nthreads;
+
+static gm_fixalloc gthread_alloc; /* threads lock */
+static pthread_key_t gthread_key;
+static bool signal_installed;     /* threads lock */
+static uint32_t stw_epoch;        /* futex word: bumped to restart the world */
+static uint32_t stw_active;       /* 1 while the world is being stopped or is stopped */
+static uint32_t stw_acks;         /* futex word: bumped by each acknowledgement */
+
+static inline uintptr_t current_sp(void) {
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    return sp;
+}
+
+/* Save what the collector scans for t: its registers and stack pointer
+ * (the red zone below it may hold a leaf function's data). */
+static void save_context(gm_gthread *t, const ucontext_t *uc, uintptr_t sp) {
+    for (int i = 0; i < 16; i++) t->regs[i] = (uintptr_t)uc->uc_mcontext.gregs[i];
+    t->sp = sp > 128 ? sp - 128 : 0;
+    t->altstack_lo = t->altstack_hi = 0;
+    if (sp < t->stack_lo || sp >= t->stack_hi) {
+        /* Running on a signal stack: scan it, and all of the thread's stack,
+         * since where the interrupted frames end there is unknown. */
+        stack_t ss;
+        if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+            t->altstack_lo = t->sp;
+            t->altstack_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+        }
+        t->sp = t->stack_lo;
+    }
+}
+
+static void park(gm_gthread *t, uint32_t epoch) {
+    GM_STORE_REL(&t->ack_epoch, epoch + 1);
+    __atomic_add_fetch(&stw_acks, 1, __ATOMIC_RELEASE);
+    gm__futex_wake(&stw_acks);
+    while (GM_LOAD_ACQ(&stw_epoch) == epoch) gm__futex_wait(&stw_epoch, epoch, 0);
+}
+
+static void suspend_handler(int sig, siginfo_t *info, void *ucv) {
+    (void)sig;
+    (void)info;
+    int saved = errno;
+    gm_gthread *t = gm__tls_gthread;
+    uint32_t epoch = GM_LOAD_ACQ(&stw_epoch);
+    if (t && GM_LOAD_ACQ(&stw_active) && GM_LOAD(&t->ack_epoch) != epoch + 1) {
+        if (t->nosuspend > 0) {
+            t->pending = epoch + 1;
+        } else {
+            ucontext_t *uc = ucv;
+            save_context(t, uc, (uintptr_t)uc->uc_mcontext.gregs[REG_RSP]);
+            park(t, epoch);
+        }
+    }
+    errno = saved;
+}
+
+GM_NOINLINE void gm__suspend_deferred(gm_gthread *t) {
+    uint32_t epoch = t->pending - 1;
+    t->pending = 0;
+    if (!GM_LOAD_ACQ(&stw_active) || GM_LOAD_ACQ(&stw_epoch) != epoch) return;
+    ucontext_t uc;
+    getcontext(&uc); /* callee-saved registers, unmangled */
+    save_context(t, &uc, current_sp());
+    park(t, epoch);
+}
+
+static void install_signal(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = suspend_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction((int)gm__opts.gc_signal, &sa, NULL) != 0)
+        gm__fatal("cannot install the collector's signal handler", NULL);
+}
+
+static void unblock_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, (int)gm__opts.gc_signal);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void unlink_thread(gm_gthread *t) {
+    if (t->prev) t->prev->next = t->next;
+    else gm__threads = t->next;
+    if (t->next) t->next->prev = t->prev;
+    gm__nthreads--;
+    gm__fixalloc_free(&gthread_alloc, t);
+}
+
+static void gthread_exit(void *v) {
+    gm_gthread *t = v;
+    if (gm__tls_gthread == t) gm_unregister_thread();
+}
+
+static void stack_bounds(uintptr_t *lo, uintptr_t *hi) {
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    *lo = *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        *lo = (uintptr_t)addr;
+        *hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void key_init(void) {
+    if (pthread_key_create(&gthread_key, gthread_exit) != 0)
+        gm__fatal("pthread_key_create failed", NULL);
+}
+
+GM_NOINLINE gm_gthread *gm__gthread_get(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (t) return t;
+    gm__ensure_init();
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, key_init);
+    uintptr_t lo, hi;
+    stack_bounds(&lo, &hi); /* may allocate (the main thread reads /proc) */
+    gm__lock(&gm__threads_lock);
+    if (!gthread_alloc.size)
+        gm__fixalloc_init(&gthread_alloc, sizeof(gm_gthread), &gm__heapstats.other_sys, true);
+    t = gm__fixalloc_alloc(&gthread_alloc);
+    if (t) {
+        for (int i = 0; i < GM_GC_NUM_CLASSES; i++) t->alloc[i] = &gm__emptyspan;
+        t->tid = (int)syscall(SYS_gettid);
+        t->stack_lo = lo;
+        t->stack_hi = hi ? hi : current_sp() + 4096;
+        t->next = gm__threads;
+        if (gm__threads) gm__threads->prev = t;
+        gm__threads = t;
+        gm__nthreads++;
+        gm__tls_gthread = t;
+    }
+    gm__unlock(&gm__threads_lock);
+    if (t) {
+        unblock_signal();
+        pthread_setspecific(gthread_key, t);
+    }
+    return t;
+}
+
+/* The stop signal's handler, installed by the first gm_new or gm_gc (not
+ * at registration: a preloaded program that never collects keeps its
+ * own handler for that signal). */
+void gm__stw_install(void) {
+    gm__lock(&gm__threads_lock);
+    if (!signal_installed) {
+        install_signal();
+        signal_installed = true;
+    }
+    gm__unlock(&gm__threads_lock);
+}
+
+int gm_register_thread(void) { return gm__gthread_get() ? 0 : ENOMEM; }
+
+int gm_unregister_thread(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (!t) return 0;
+    /* Still registered while waiting for the locks: a collection may stop
+     * this thread meanwhile. */
+    gm__lock(&gm__gc_lock);
+    gm__gthread_release_spans(t);
+    gm__lock(&gm__threads_lock);
+    gm__tls_gthread = NULL;
+    unlink_thread(t);
+    gm__unlock(&gm__threads_lock);
+    gm__unlock(&gm__gc_lock);
+    pthread_setspecific(gthread_key, NULL);
+    return 0;
+}
+
+/* ---- pthread_create with registration ------------------------------------ */
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* Defined by override.c, so only in the product libraries. */
+extern const char gm__override_present __attribute__((weak, visibility("hidden")));
+
+/* In libgomalloc.so and .a, pthread_create is our override (override.c),
+ * bound directly by -Bsymbolic-functions: the C library's is the next one.
+ * The core (tests, sanitizer builds) calls pthread_create as it is, so
+ * that a sanitizer's interceptor sees our threads. */
+int gm__sys_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *),
+                           void *arg) {
+    static create_fn real;
+    create_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = &gm__override_present ? (create_fn)dlsym(RTLD_NEXT, "pthread_create") : NULL;
+        if (!f) f = pthread_create;
+        __atomic_store_n(&real, f, __ATOMIC_RELEASE);
+    }
+    return f(th, attr, fn, arg);
+}
+
+typedef struct start_args {
+    void *(*start)(void *);
+    void *arg;
+} start_args;
+
+static void *registered_start(void *v) {
+    start_args a = *(start_args *)v;
+    gm_free(v);
+    gm__gthread_get();
+    return a.start(a.arg);
+}
+
+int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                      void *(*start)(void *), void *arg) {
+    start_args *a = gm_malloc(sizeof *a);
+    if (!a) return EAGAIN;
+    a->start = start;
+    a->arg = arg;
+    int err = gm__sys_pthread_create(thread, attr, registered_start, a);
+    if (err) gm_free(a);
+    return err;
+}
+
+/* ---- stop and start ------------------------------------------------------- */
+
+static int signal_thread(gm_gthread *t) {
+    return (int)syscall(SYS_tgkill, getpid(), t->tid, (int)gm__opts.gc_signal) == 0 ? 0 : errno;
+}
+
+/* Signal every other thread whose acknowledgement is missing; drop the dead. */
+static int signal_all(gm_gthread *self, uint32_t epoch) {
+    int waiting = 0;
+    gm_gthread *next;
+    for (gm_gthread *t = gm__threads; t; t = next) {
+        next = t->next;
+        if (t == self || GM_LOAD_ACQ(&t->ack_epoch) == epoch + 1) continue;
+        if (signal_thread(t) == ESRCH) {
+            gm__gthread_release_spans(t);
+            unlink_thread(t);
+            continue;
+        }
+        waiting++;
+    }
+    return waiting;
+}
+
+static bool all_acked(gm_gthread *self, uint32_t epoch) {
+    for (gm_gthread *t = gm__threads; t; t = t->next)
+        if (t != self && GM_LOAD_ACQ(&t->ack_epoch) != epoch + 1) return false;
+    return true;
+}
+
+void gm__stop_the_world(void) {
+    gm__lock(&gm__threads_lock);
+    gm_gthread *self = gm__tls_gthread;
+    uint32_t epoch = GM_LOAD(&stw_epoch);
+    if (self) { /* the collector's own registers and stack are roots too */
+        ucontext_t uc;
+        getcontext(&uc);
+        save_context(self, &uc, current_sp());
+    }
+    GM_STORE_SC(&stw_active, 1);
+    if (!signal_all(self, epoch)) return;
+    uint64_t resend = gm__nanotime() + 100000000u;
+    for (;;) {
+        uint32_t acks = GM_LOAD_ACQ(&stw_acks);
+        if (all_acked(self, epoch)) break;
+        gm__futex_wait(&stw_acks, acks, 1000000u);
+        if (gm__nanotime() > resend) {
+            signal_all(self, epoch);
+            resend = gm__nanotime() + 100000000u;
+        }
+    }
+}
+
+void gm__start_the_world(void) {
+    GM_STORE_SC(&stw_active, 0);
+    __atomic_add_fetch(&stw_epoch, 1, __ATOMIC_SEQ_CST);
+    gm__futex_wake(&stw_epoch);
+    gm__unlock(&gm__threads_lock);
+}
+
+/* In a fork child only the forking thread exists: forget the others. The
+ * caller holds (reinitialised) the gc and threads locks. */
+void gm__stw_fork_child(void) {
+    gm_gthread *next;
+    for (gm_gthread *t = gm__threads; t; t = next) {
+        next = t->next;
+        if (t != gm__tls_gthread) {
+            gm__gthread_release_spans(t);
+            unlink_thread(t);
+        }
+    }
+    stw_active = 0;
+}
