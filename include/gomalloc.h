@@ -321,6 +321,19 @@ GM_API int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 /* 1 if p points into a live collected object, else 0. */
 GM_API int gm_is_collected(const void *p);
 
+/* Observing a cycle (for tools such as `gomalloc demo`): fn(phase, arg)
+ * runs on the collecting thread at each phase boundary below, with the
+ * collector's lock held. It may read (gm_span_inspect, gm_is_collected)
+ * but must not allocate collected memory, free, collect or set
+ * finalizers. fn == NULL removes the hook. */
+enum {
+    GM_GC_PHASE_MARK_DONE = 1, /* marked, world restarted, nothing swept yet:
+                                  gcmark_bits show the survivors */
+    GM_GC_PHASE_CYCLE_DONE = 2 /* the cycle is over (gm_gc: swept too) */
+};
+typedef void (*gm_gc_hook)(int phase, void *arg);
+GM_API void gm_set_gc_hook(gm_gc_hook fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

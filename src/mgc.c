@@ -285,6 +285,21 @@ static void record_cycle(const cycle_times *ct, const gm_markstats *ms) {
 
 /* ---- the cycle --------------------------------------------------------------- */
 
+static gm_gc_hook hook;  /* gc lock */
+static void *hook_arg;
+
+void gm_set_gc_hook(gm_gc_hook fn, void *arg) {
+    gm__ensure_init();
+    gm__lock(&gm__gc_lock);
+    hook = fn;
+    hook_arg = arg;
+    gm__unlock(&gm__gc_lock);
+}
+
+static void call_hook(int phase) {
+    if (hook) hook(phase, hook_arg);
+}
+
 /* One full cycle; gc lock held. */
 static void gc_cycle(bool forced) {
     cycle_times ct = {.forced = forced};
@@ -313,6 +328,7 @@ static void gc_cycle(bool forced) {
     ct.cpu_markterm = (ct.t3 - ct.t2) * p;
     record_cycle(&ct, &ms);
     if (gm__opts.gctrace > 0) gctrace(&ct, &ms);
+    call_hook(GM_GC_PHASE_MARK_DONE);
     gm__sweeper_wake();                                  /* 5. sweep, finalizers */
     gm__final_wake();
 }
@@ -323,13 +339,17 @@ void gm_gc(void) {
     gm__lock(&gm__gc_lock);
     gc_cycle(true);
     gm__sweep_finish(); /* runtime.GC returns after the sweep, too */
+    call_hook(GM_GC_PHASE_CYCLE_DONE);
     gm__unlock(&gm__gc_lock);
 }
 
 void gm__gc_maybe_start(void) {
     gm__lock(&gm__gc_lock);
     /* Another thread may have run the cycle while we waited. */
-    if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) gc_cycle(false);
+    if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) {
+        gc_cycle(false);
+        call_hook(GM_GC_PHASE_CYCLE_DONE);
+    }
     gm__unlock(&gm__gc_lock);
 }
 
