@@ -144,43 +144,13 @@ args_for() {
 }
 
 # ---- Dependencies -------------------------------------------------------------
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-
-install_pkgs() {
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { note "not root and no sudo: cannot install $*"; return 1; }
-    sudo=(sudo)
-  fi
-  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@")
-  if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
-    "${sudo[@]}" apt-get update -qq >&2 || true
-  fi
-  if ! "${apt[@]}" >&2; then
-    "${sudo[@]}" apt-get update -qq >&2 && "${apt[@]}" >&2
-  fi
-}
-
-if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  missing=()
-  for p in cmake gcc libgc-dev golang-go libmimalloc2.0; do
-    have_pkg "$p" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    note "installing ${missing[*]}"
-    install_pkgs "${missing[@]}" || note "could not install ${missing[*]}; what needs them is skipped"
-  fi
-else
-  note "no dpkg/apt-get: not installing anything"
-fi
+# shellcheck source=bench/lib/deps.sh
+source "$ROOT/bench/lib/deps.sh"
+ensure_pkgs cmake gcc libgc-dev golang-go libmimalloc2.0 || true
 
 MULTIARCH=$(gcc -print-multiarch 2>/dev/null || true)
 [ -n "$MULTIARCH" ] || MULTIARCH=x86_64-linux-gnu
-MIMALLOC=""
-for f in "/usr/lib/$MULTIARCH/libmimalloc.so.2" "/usr/lib/$MULTIARCH/libmimalloc.so.2.0" \
-  "/usr/lib/$MULTIARCH/libmimalloc.so" /usr/local/lib/libmimalloc.so.2; do
-  [ -e "$f" ] && { MIMALLOC=$f; break; }
-done
+MIMALLOC=$(find_lib libmimalloc2.0 libmimalloc.so.2.0 libmimalloc.so.2 libmimalloc.so || true)
 
 # ---- Build --------------------------------------------------------------------
 mkdir -p "$BUILD_DIR"

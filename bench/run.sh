@@ -96,64 +96,19 @@ else
 fi
 
 # ---- Dependencies -------------------------------------------------------------
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-
-install_pkgs() {
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { note "not root and no sudo: cannot install $*"; return 1; }
-    sudo=(sudo)
-  fi
-  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@")
-  # apt-get update only when there are no package lists, or when install fails.
-  if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
-    "${sudo[@]}" apt-get update -qq >&2 || true
-  fi
-  if ! "${apt[@]}" >&2; then
-    "${sudo[@]}" apt-get update -qq >&2 && "${apt[@]}" >&2
-  fi
-}
-
-if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  missing=()
-  wanted=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 time)
-  for b in "${BENCHES[@]}"; do
-    if [ -n "${NEEDS[$b]:-}" ]; then read -r -a p <<<"${NEEDS[$b]}"; wanted+=("${p[@]}"); fi
-  done
-  for p in $(printf '%s\n' "${wanted[@]}" | awk '!seen[$0]++'); do
-    have_pkg "$p" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    note "installing ${missing[*]}"
-    install_pkgs "${missing[@]}" || note "could not install ${missing[*]}; what needs them is skipped"
-  fi
-  if ! command -v cmake >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
-    if [ -x tools/ensure-deps.sh ]; then tools/ensure-deps.sh >&2 || true; fi
-  fi
-else
-  note "no dpkg/apt-get: not installing anything"
+# shellcheck source=bench/lib/deps.sh
+source "$ROOT/bench/lib/deps.sh"
+wanted=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 time)
+for b in "${BENCHES[@]}"; do
+  if [ -n "${NEEDS[$b]:-}" ]; then read -r -a p <<<"${NEEDS[$b]}"; wanted+=("${p[@]}"); fi
+done
+ensure_pkgs "${wanted[@]}" || true
+if ! command -v cmake >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+  if [ -x tools/ensure-deps.sh ]; then tools/ensure-deps.sh >&2 || true; fi
 fi
 
 MULTIARCH=$(gcc -print-multiarch 2>/dev/null || true)
 [ -n "$MULTIARCH" ] || MULTIARCH=x86_64-linux-gnu
-
-# find_lib PACKAGE NAME...: the first NAME that exists, in the package's file
-# list first, then in the usual library directories.
-find_lib() {
-  local pkg=$1 name f
-  shift
-  for name in "$@"; do
-    if command -v dpkg >/dev/null 2>&1; then
-      while IFS= read -r f; do
-        [ "$(basename "$f")" = "$name" ] && [ -e "$f" ] && { echo "$f"; return 0; }
-      done < <(dpkg -L "$pkg" 2>/dev/null || true)
-    fi
-    for f in "/usr/lib/$MULTIARCH/$name" "/usr/lib/$name" "/usr/local/lib/$name" "/usr/lib64/$name"; do
-      [ -e "$f" ] && { echo "$f"; return 0; }
-    done
-  done
-  return 1
-}
 
 declare -A PRELOAD=([glibc]="")
 PRELOAD[jemalloc]=$(find_lib libjemalloc2 libjemalloc.so.2 libjemalloc.so || true)

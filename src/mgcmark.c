@@ -277,9 +277,10 @@ static uint32_t helpers_busy;   /* futex word: helpers still in the phase */
 static uint32_t nhelpers;       /* helper threads started (gc lock) */
 static gm_markstats *phase_stats;
 
+/* arg: the phase when the helper was started, so that it waits for the
+ * next one (in a fork child, phase keeps the parent's count). */
 static void *marker_main(void *arg) {
-    (void)arg;
-    uint32_t seen = 0;
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
         while (GM_LOAD_ACQ(&phase) == seen) gm__futex_wait(&phase, seen, 0);
         seen = GM_LOAD_ACQ(&phase);
@@ -304,7 +305,8 @@ static unsigned markers_wanted(void) {
  * take locks a stopped thread holds). gc lock. */
 static void start_helpers(void) {
     unsigned want = markers_wanted() - 1;
-    while (nhelpers < want && gm__start_helper(marker_main, NULL)) nhelpers++;
+    while (nhelpers < want && gm__start_helper(marker_main, (void *)(uintptr_t)GM_LOAD(&phase)))
+        nhelpers++;
 }
 
 /* ---- roots ------------------------------------------------------------------ */
