@@ -8,12 +8,18 @@
  *   gomalloc version
  *
  * Everything printed by the demo is read from the running heap through the
- * public API (gm_size_class_of, gm_span_inspect, gm_read_memstats).
+ * public API (gm_size_class_of, gm_span_inspect, gm_read_memstats,
+ * gm_set_gc_hook).
  */
 #include <gomalloc.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "run.h"
 

@@ -41,7 +41,8 @@ fi
 selected() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- packages
-# Python's test package lives in libpython3.X-testsuite on Debian.
+# Python's test package lives in libpython3.X-testsuite on Debian (python3.X
+# itself ships test/libregrtest but not the test modules).
 pyver() { "$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 missing=()
 need() {  # need PACKAGE TEST-COMMAND...
@@ -50,7 +51,7 @@ need() {  # need PACKAGE TEST-COMMAND...
 }
 if selected python; then
   if [[ -x $PY ]]; then
-    need "libpython$(pyver)-testsuite" test -f "/usr/lib/python$(pyver)/test/libregrtest/main.py"
+    need "libpython$(pyver)-testsuite" test -f "/usr/lib/python$(pyver)/test/test_doctest.py"
   else
     missing+=(python3)
   fi
@@ -71,7 +72,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null ||
     { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
   # python3 may just have been installed: now its version is known
-  if selected python && ! test -f "/usr/lib/python$(pyver)/test/libregrtest/main.py"; then
+  if selected python && ! test -f "/usr/lib/python$(pyver)/test/test_doctest.py"; then
     apt-get install -y -qq "libpython$(pyver)-testsuite" >/dev/null
   fi
 fi
