@@ -11,6 +11,7 @@
  * public API (gm_size_class_of, gm_span_inspect, gm_read_memstats,
  * gm_set_gc_hook).
  */
+#include <errno.h>
 #include <gomalloc.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -22,6 +23,12 @@
 #include <unistd.h>
 
 #include "run.h"
+
+/* The chapters that hold heap addresses in locals are not inlined into
+ * main: in main's frame those addresses would stay on the stack, which the
+ * garbage collector scans conservatively, and the collected spans of
+ * chapter 5 may reuse the pages they pointed to. */
+#define NOINLINE __attribute__((noinline))
 
 static void usage(FILE *f) {
     fprintf(f, "usage: gomalloc <command>\n\n"
@@ -92,7 +99,7 @@ static void demo_sizeclasses(void) {
            "(class 0) and gets whole 8 KiB pages.\n");
 }
 
-static void demo_bitmaps(void) {
+static NOINLINE void demo_bitmaps(void) {
     heading("2. A span's allocBits and allocCache, object by object");
     printf("Allocating 80-byte objects. nextFreeFast takes the lowest set bit of\n"
            "allocCache (an inverted 64-bit window of allocBits starting at freeindex),\n"
@@ -131,7 +138,7 @@ static void demo_bitmaps(void) {
     }
 }
 
-static void demo_large(void) {
+static NOINLINE void demo_large(void) {
     heading("3. A large object gets its own span");
     void *big = gm_malloc(100000);
     gm_span_info s;
@@ -158,7 +165,7 @@ static void print_memstats(const char *title, const gm_memstats *m) {
            (unsigned long long)m->gc_sys, (unsigned long long)m->other_sys);
 }
 
-static void demo_memstats(void) {
+static NOINLINE void demo_memstats(void) {
     heading("4. MemStats before and after");
     gm_memstats before, after;
     gm_read_memstats(&before);
@@ -178,6 +185,317 @@ static void demo_memstats(void) {
     gm_release_memory();
     gm_read_memstats(&after);
     print_memstats("\nafter freeing everything and gm_release_memory():", &after);
+}
+
+/* ---- 5. The garbage collector ---------------------------------------------- */
+
+enum { GC_OBJ = 64 }; /* object size of the span the chapter watches */
+
+/* Boehm's GC_HIDE_POINTER: an address stored inverted is not a root, so we
+ * can remember an object without keeping it alive. */
+#define GC_HIDE(p) (~(uintptr_t)(p))
+#define GC_REVEAL(h) ((void *)~(h))
+
+/* The watched span at one moment. No pointers: this lives in bss, which
+ * the collector scans, and an address here would keep its object alive. */
+typedef struct gc_snap {
+    unsigned nelems, freeindex, alloc_count, sweepgen, heap_sweepgen;
+    uint64_t alloc_bits[GM_SPAN_MAX_ELEMS / 64];
+    uint64_t gcmark_bits[GM_SPAN_MAX_ELEMS / 64];
+} gc_snap;
+
+/* volatile: the stores must happen, although only the collector reads most. */
+static void *volatile gc_kept[GM_SPAN_MAX_ELEMS];     /* bss: the survivors' root */
+static uint64_t gc_kept_bits[GM_SPAN_MAX_ELEMS / 64]; /* their slots */
+static gc_snap gc_at_mark;                            /* filled by gc_hook */
+
+static void snap_take(const void *p, gc_snap *g) {
+    gm_span_info s;
+    memset(g, 0, sizeof *g);
+    if (gm_span_inspect(p, &s) != 0) return;
+    g->nelems = s.nelems;
+    g->freeindex = s.freeindex;
+    g->alloc_count = s.alloc_count;
+    g->sweepgen = s.sweepgen;
+    g->heap_sweepgen = s.heap_sweepgen;
+    memcpy(g->alloc_bits, s.alloc_bits, sizeof g->alloc_bits);
+    memcpy(g->gcmark_bits, s.gcmark_bits, sizeof g->gcmark_bits);
+}
+
+/* Runs on the collecting thread with the collector's lock held: it may only
+ * read the heap and copy into static memory (no gm_new, no gm_free). */
+static void gc_hook(int phase, void *obj) {
+    if (phase == GM_GC_PHASE_MARK_DONE) snap_take(obj, &gc_at_mark);
+}
+
+static const char *sweep_state(const gc_snap *g) {
+    switch (g->heap_sweepgen - g->sweepgen) {
+    case 0: return "= h: swept";
+    case 1: return "h-1: being swept";
+    case 2: return "h-2: needs sweeping";
+    default: return "?";
+    }
+}
+
+static void print_snap(const char *what, const gc_snap *g) {
+    printf("%s\n", what);
+    printf("  sweepgen %u, heap sweepgen %u (%s); freeindex %u, allocCount %u\n",
+           g->sweepgen, g->heap_sweepgen, sweep_state(g), g->freeindex, g->alloc_count);
+    print_bits("allocBits", g->alloc_bits, g->nelems);
+    print_bits("gcmarkBits", g->gcmark_bits, g->nelems);
+}
+
+/* Zero the dead stack below the caller: stale addresses left there by
+ * earlier calls would be roots to the conservative stack scan. */
+static NOINLINE void clear_stack(void) {
+    char buf[64 << 10];
+    explicit_bzero(buf, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+/* One span's worth of gm_new(GC_OBJ); slots 0, 3, 6, ... go to gc_kept.
+ * noinline: the other addresses die with this frame. Returns how many
+ * were kept; *span_elems is the span's object count. */
+static NOINLINE unsigned gc_fill_span(unsigned *span_elems) {
+    gm_span_info s;
+    void *first = gm_new(GC_OBJ);
+    if (!first || gm_span_inspect(first, &s) != 0) return 0;
+    unsigned nkept = 0;
+    for (unsigned i = 0; i < s.nelems; i++) {
+        uintptr_t off = (uintptr_t)(i ? gm_new(GC_OBJ) : first) - s.base;
+        if (off >= s.npages * 8192) continue; /* from another span */
+        unsigned slot = (unsigned)(off / s.elemsize);
+        if (slot % 3) continue;
+        gc_kept[nkept++] = (void *)(s.base + off);
+        gc_kept_bits[slot / 64] |= (uint64_t)1 << (slot % 64);
+    }
+    *span_elems = s.nelems;
+    return nkept;
+}
+
+/* The marks against what we kept: every kept slot should be marked; other
+ * marked slots are stragglers. The sweep should have copied the marks. */
+static void gc_check_marks(const gc_snap *mark, const gc_snap *swept, unsigned nkept) {
+    char list[64] = "";
+    unsigned extra = 0, unmarked = 0;
+    for (unsigned i = 0; i < mark->nelems; i++) {
+        unsigned m = mark->gcmark_bits[i / 64] >> (i % 64) & 1;
+        unsigned k = gc_kept_bits[i / 64] >> (i % 64) & 1;
+        unmarked += k && !m;
+        if (m && !k && extra++ < 8) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, " %u", i);
+        }
+    }
+    printf("\n  marked: %u of the %u kept, and %u straggler(s)%s%s\n", nkept - unmarked, nkept,
+           extra, extra ? ", slot" : "", list);
+    printf("  allocBits after the sweep == gcmarkBits at mark done: %s\n",
+           memcmp(swept->alloc_bits, mark->gcmark_bits, sizeof swept->alloc_bits) ? "NO" : "yes");
+    printf("  (stragglers: dropped objects whose stale address on the stack is a root)\n");
+}
+
+static void demo_gc_span(void) {
+    unsigned nelems = 0;
+    unsigned nkept = gc_fill_span(&nelems);
+    clear_stack();
+    if (!nkept) {
+        printf("  gm_new(%d) failed\n", GC_OBJ);
+        return;
+    }
+    gc_snap before, after;
+    snap_take(gc_kept[0], &before);
+    printf("%u gm_new(%d) objects fill one span; slots 0, 3, 6, ... (%u objects) are\n"
+           "stored in a static array (globals are roots), the other %u are dropped.\n\n",
+           nelems, GC_OBJ, nkept, nelems - nkept);
+    print_snap("before the mark: allocBits is as of the span's last sweep (none: it is new);\n"
+               "the slots below freeindex are allocated, as in Go:", &before);
+    gm_set_gc_hook(gc_hook, gc_kept[0]);
+    gm_gc();
+    gm_set_gc_hook(NULL, NULL);
+    snap_take(gc_kept[0], &after);
+    print_snap("\nafter the mark (read in the gm_set_gc_hook callback at MARK_DONE): all objects\n"
+               "start white; the world stops, each root-reachable one turns grey (queued), then\n"
+               "black (scanned). gcmarkBits: 1 = black, 0 = white = garbage. Mark termination\n"
+               "raised h by 2, so the span is now unswept:", &gc_at_mark);
+    print_snap("\nafter the sweep (gm_gc returned): allocBits := gcmarkBits, gcmarkBits cleared,\n"
+               "freeindex 0: the white slots are free, allocCache finds them next:", &after);
+    gc_check_marks(&gc_at_mark, &after, nkept);
+}
+
+static int gc_fin_ran, gc_fin_value; /* atomics: set by the finalizer thread */
+static long gc_fin_tid;
+
+static void gc_finalizer(void *obj, void *arg) {
+    (void)arg;
+    gc_fin_value = *(int *)obj;
+    gc_fin_tid = syscall(SYS_gettid);
+    __atomic_store_n(&gc_fin_ran, 1, __ATOMIC_RELEASE);
+}
+
+/* A finalized object nothing points to, returned hidden. */
+static NOINLINE uintptr_t gc_make_finalized(void) {
+    int *obj = gm_new(sizeof *obj);
+    if (!obj) return 0;
+    *obj = 42;
+    gm_set_finalizer(obj, gc_finalizer, NULL);
+    return GC_HIDE(obj);
+}
+
+/* noinline, and a cleared stack after it: the revealed address must not
+ * outlive the call. */
+static NOINLINE int gc_hidden_alive(uintptr_t h) {
+    return gm_is_collected(GC_REVEAL(h));
+}
+
+static void demo_gc_finalizer(void) {
+    uintptr_t h = gc_make_finalized();
+    if (!h) return;
+    clear_stack();
+    int cycles = 0;
+    while (!__atomic_load_n(&gc_fin_ran, __ATOMIC_ACQUIRE) && cycles < 20) {
+        gm_gc();
+        cycles++;
+        for (int i = 0; i < 50 && !__atomic_load_n(&gc_fin_ran, __ATOMIC_ACQUIRE); i++)
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    printf("\nruntime.SetFinalizer: a gm_new(int) holding 42, with a finalizer, then dropped.\n");
+    if (!__atomic_load_n(&gc_fin_ran, __ATOMIC_ACQUIRE)) {
+        printf("  the finalizer has not run after %d cycles: a stale copy of the address is\n"
+               "  still a root\n", cycles);
+        return;
+    }
+    printf("  after %d gm_gc(): the finalizer ran on thread %ld (the finalizer thread; main\n"
+           "  is %ld) and read %d from the object.\n",
+           cycles, gc_fin_tid, (long)syscall(SYS_gettid), gc_fin_value);
+    int alive = gc_hidden_alive(h);
+    clear_stack();
+    gm_gc();
+    printf("  The cycle that found it unreachable marked it again, so the finalizer could\n"
+           "  use it: live now %s; after one more gm_gc(): %s.\n",
+           alive ? "yes" : "no", gc_hidden_alive(h) ? "still live" : "freed");
+}
+
+/* gctrace is read from GODEBUG when the library starts, so the trace comes
+ * from a child process; these variables are the child's, not the user's. */
+static int env_overridden(const char *e) {
+    static const char *const names[] = {"GODEBUG=", "GOGC=", "GOMEMLIMIT=", "GOMALLOC_STATS="};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strncmp(e, names[i], strlen(names[i])) == 0) return 1;
+    return 0;
+}
+
+static char **gctrace_env(void) {
+    static char godebug[] = "GODEBUG=gctrace=1", gogc[] = "GOGC=100";
+    size_t n = 0, k = 0;
+    while (environ[n]) n++;
+    char **env = malloc((n + 3) * sizeof *env);
+    if (!env) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!env_overridden(environ[i])) env[k++] = environ[i];
+    env[k++] = godebug;
+    env[k++] = gogc;
+    env[k] = NULL;
+    return env;
+}
+
+/* Start `gomalloc demo-gctrace` under GODEBUG=gctrace=1 with its stderr
+ * (where the trace goes) on a pipe. Returns 0 and the pipe's read end, or
+ * an errno value. */
+static int gctrace_spawn(pid_t *pid, int *rfd) {
+    char **env = gctrace_env();
+    int fds[2];
+    if (!env) return ENOMEM;
+    if (pipe(fds) != 0) {
+        free(env);
+        return errno;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char arg0[] = "gomalloc", arg1[] = "demo-gctrace";
+    char *argv[] = {arg0, arg1, NULL};
+    int err = posix_spawn(pid, "/proc/self/exe", &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    close(fds[1]);
+    if (err) close(fds[0]);
+    *rfd = fds[0];
+    return err;
+}
+
+/* The child's trace, indented like the rest of the demo. */
+static void gctrace_run_child(void) {
+    pid_t pid = 0;
+    int fd = -1, status = 0;
+    int err = gctrace_spawn(&pid, &fd);
+    if (err) {
+        printf("  cannot start the child: %s\n", strerror(err));
+        return;
+    }
+    FILE *f = fdopen(fd, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) printf("  %s", line);
+    if (f) fclose(f);
+    else close(fd);
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) printf("  the child failed\n");
+}
+
+static void demo_gc_trace(void) {
+    printf("\nGODEBUG=gctrace=1: a child keeps 4 MiB live in 64 KiB gm_new objects and drops\n"
+           "32 MiB more; GOGC=100 lets the heap reach twice what the last cycle found live:\n");
+    fflush(stdout);
+    gctrace_run_child();
+    printf("  gc N @s P%%: cycle N, seconds since the allocator started, share of CPU used\n"
+           "  by the GC so far. clock/cpu: sweep termination + mark + mark termination (cpu\n"
+           "  splits mark into assist/background/idle; no assists or idle workers here).\n"
+           "  MB: heap at the start -> at mark end -> marked live, then the goal, the stacks\n"
+           "  and globals scanned, P = CPUs. Unlike Go, marking stops the world: the mark is\n"
+           "  pause time, and nothing allocates during it (start and mark-end heap agree).\n");
+}
+
+static void demo_gc_memstats(void) {
+    gm_memstats m;
+    gm_read_memstats(&m);
+    printf("\nMemStats, GC fields (of this process; the traced cycles were the child's):\n");
+    printf("  num_gc %u  num_forced_gc %u  next_gc %llu  heap_objects %llu\n", m.num_gc,
+           m.num_forced_gc, (unsigned long long)m.next_gc, (unsigned long long)m.heap_objects);
+    printf("  last pause %llu ns (pause_ns[(num_gc+255)%%256])  pause_total_ns %llu\n",
+           (unsigned long long)m.pause_ns[(m.num_gc + 255) % 256],
+           (unsigned long long)m.pause_total_ns);
+    printf("  gc_cpu_fraction %.6f\n", m.gc_cpu_fraction);
+    printf("  every cycle here was a gm_gc() (forced); with so little live, next_gc is the\n"
+           "  pacer's floor, 4 MiB * GOGC/100 (0 with GOGC=off).\n");
+}
+
+static NOINLINE void demo_gc_steps(void) {
+    printf("gm_new memory is collected: Go's tri-color mark-sweep. A cycle marks what\n"
+           "the roots reach and sweeps the rest; the span's two bitmaps tell the story.\n\n");
+    demo_gc_span();
+    demo_gc_finalizer();
+    demo_gc_trace();
+    demo_gc_memstats();
+}
+
+static NOINLINE void demo_gc(void) {
+    heading("5. The garbage collector: mark, sweep, finalizers, pacing");
+    /* The earlier chapters' dead frames hold malloc addresses, and their
+     * pages may now hold collected spans: clear them before demo_gc_steps'
+     * frame (whose padding and unset locals are scanned) is built there. */
+    clear_stack();
+    demo_gc_steps();
+}
+
+/* The workload behind the trace: 4 MiB live (volatile: only the collector
+ * reads it), 32 MiB of garbage. */
+static void *volatile gc_churn_live[64];
+
+static int cmd_demo_gctrace(void) {
+    for (int i = 0; i < 64; i++) gc_churn_live[i] = gm_new(64 << 10);
+    for (int i = 0; i < 512; i++) gm_keep_alive(gm_new(64 << 10));
+    return 0;
 }
 
 static int cmd_sizeclasses(void) {
@@ -203,8 +521,10 @@ int main(int argc, char **argv) {
         demo_bitmaps();
         demo_large();
         demo_memstats();
+        demo_gc();
         return 0;
     }
+    if (strcmp(argv[1], "demo-gctrace") == 0) return cmd_demo_gctrace(); /* demo_gc_trace's child */
     if (strcmp(argv[1], "sizeclasses") == 0) return cmd_sizeclasses();
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
     if (strcmp(argv[1], "version") == 0) {
