@@ -13,7 +13,8 @@
 #   --only LIST    workloads (default: all but pauses-1000 with --quick):
 #                  binarytrees, gcbench, mtalloc, pauses-10, pauses-100,
 #                  pauses-1000, or the group pauses
-#   --variant LIST variants (default: gomalloc,boehm,go,mimalloc,glibc)
+#   --variant LIST variants (default: gomalloc,boehm,go,mimalloc,glibc;
+#                  gomalloc-typed only when asked for)
 #   --build-dir D  CMake build directory (default: build, or $BUILD_DIR)
 #
 # Workloads (bench/gc/<name>.c, and bench/gc/<name>.go for Go):
@@ -25,6 +26,8 @@
 #                (no malloc/free variant)
 # Variants:
 #   gomalloc  build/bench/gc/<name>_gm       gm_new & co., gomalloc's collector
+#   gomalloc-typed  build/bench/gc/<name>_gmtyped  the same with gm_new_typed
+#             nodes (binarytrees and gcbench only; not run unless named)
 #   boehm     build/bench/gc/<name>_boehm    GC_MALLOC, Debian's libgc (8.2)
 #   go        build/bench/gc/<name>_go       `go build`, Debian's golang-go
 #   mimalloc  build/bench/gc/<name>_sys      malloc/free, LD_PRELOAD=libmimalloc.so.2
@@ -82,7 +85,8 @@ done
 
 # ---- Workloads ----------------------------------------------------------------
 ALL_WORKLOADS=(binarytrees gcbench mtalloc pauses-10 pauses-100 pauses-1000)
-ALL_VARIANTS=(gomalloc boehm go mimalloc glibc)
+ALL_VARIANTS=(gomalloc gomalloc-typed boehm go mimalloc glibc)
+DEFAULT_VARIANTS=(gomalloc boehm go mimalloc glibc)
 declare -A FULL_ARGS=(
   [binarytrees]="21"         # max depth: the classic 21
   [gcbench]="16 8 500000"    # max depth, rounds, array doubles
@@ -130,7 +134,7 @@ for w in "${ALL_WORKLOADS[@]}"; do
   case " ${SEL_W[*]} " in *" $w "*) WORKLOADS+=("$w") ;; esac
 done
 
-WANT_V=("${ALL_VARIANTS[@]}")
+WANT_V=("${DEFAULT_VARIANTS[@]}")
 if [ -n "$VARIANT_SEL" ]; then
   IFS=, read -r -a WANT_V <<<"$VARIANT_SEL"
   for v in "${WANT_V[@]}"; do
@@ -176,6 +180,7 @@ if [ "$PEERS_BUILT" = 0 ]; then
   mkdir -p "$GCBIN" "$BUILD_DIR/bench"
   CFLAGS_GC=(-std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread -Ibench -Ibench/gc)
   for p in binarytrees gcbench mtalloc pauses; do
+    rm -f "$GCBIN/${p}_sys" "$GCBIN/${p}_boehm" # what fails to build is skipped, not run stale
     if [ "$p" != pauses ]; then
       "${CC:-cc}" "${CFLAGS_GC[@]}" -o "$GCBIN/${p}_sys" "bench/gc/$p.c" >>"$BUILD_LOG" 2>&1 ||
         note "cannot compile ${p}_sys (see $BUILD_LOG)"
@@ -188,9 +193,10 @@ if [ "$PEERS_BUILT" = 0 ]; then
 fi
 [ -x "$RUNONE" ] || die "$RUNONE was not built"
 
-if want_variant gomalloc; then
+if want_variant gomalloc || want_variant gomalloc-typed; then
   if [ "$CONFIGURED" = 0 ] || ! cmake --build "$BUILD_DIR" -j "$(nproc)" --target bench_gc_gm >>"$BUILD_LOG" 2>&1; then
     SKIP_V[gomalloc]="the _gm programs do not build (no collector in the library yet?); see $BUILD_LOG"
+    SKIP_V[gomalloc-typed]=${SKIP_V[gomalloc]}
     grep -E "error|undefined reference" "$BUILD_LOG" | sort -u | tail -n 6 >&2 || true
   fi
 fi
@@ -199,8 +205,10 @@ if want_variant go; then
   if command -v go >/dev/null 2>&1; then
     mkdir -p "$GCBIN"
     [ -n "${HOME:-}" ] || export GOCACHE="${GOCACHE:-$BUILD_DIR/go-cache}"
+    # standard library only: never reach for a module proxy
     for p in binarytrees gcbench mtalloc pauses; do
-      go build -o "$GCBIN/${p}_go" "bench/gc/$p.go" bench/gc/gc_common.go >>"$BUILD_LOG" 2>&1 ||
+      rm -f "$GCBIN/${p}_go" # a failed build must not leave an old binary to run
+      GOPROXY=off GOFLAGS='' go build -o "$GCBIN/${p}_go" "bench/gc/$p.go" bench/gc/gc_common.go >>"$BUILD_LOG" 2>&1 ||
         note "go build of bench/gc/$p.go failed (see $BUILD_LOG)"
     done
     GO_VERSION=$(go version 2>/dev/null | awk '{ print $3 }')
@@ -216,6 +224,7 @@ program_path() {
   p=$(program_of "$1")
   case "$2" in
     gomalloc) echo "$GCBIN/${p}_gm" ;;
+    gomalloc-typed) case "$p" in binarytrees|gcbench) echo "$GCBIN/${p}_gmtyped" ;; esac ;;
     boehm) echo "$GCBIN/${p}_boehm" ;;
     go) echo "$GCBIN/${p}_go" ;;
     mimalloc|glibc) [ "$p" = pauses ] || echo "$GCBIN/${p}_sys" ;;

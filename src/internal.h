@@ -23,6 +23,9 @@
 #define GM_INTERNAL __attribute__((visibility("hidden")))
 #define GM_NOINLINE __attribute__((noinline))
 #define GM_CACHELINE 64
+/* Conservative scanning reads whole stacks and data segments, redzones and
+ * other threads' frames included: not instrumented by sanitizers. */
+#define GM_NO_SANITIZE __attribute__((no_sanitize("address", "thread")))
 
 /* Atomics on plain fields (GCC/Clang builtins, which C11 <stdatomic.h> wraps).
  * A field is written with these wherever another thread may read it. */

@@ -216,6 +216,7 @@ typedef struct cycle_times {
     uint64_t t0, t1, t2, t3;      /* start, world stopped, mark done, world restarted */
     uint64_t cpu_sweepterm, cpu_mark, cpu_markterm;
     uint64_t heap0, heap1;        /* heap_live at the start and at mark end */
+    uint64_t goal;                /* the goal this cycle ran against */
     bool forced;
 } cycle_times;
 
@@ -261,7 +262,7 @@ static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
                      a, b, c, d, e, f, g, h, (unsigned long long)(ct->heap0 >> 20),
                      (unsigned long long)(ct->heap1 >> 20),
                      (unsigned long long)(ms->marked_bytes >> 20),
-                     (unsigned long long)(gm__gc.heap_goal >> 20),
+                     (unsigned long long)(ct->goal == UINT64_MAX ? 0 : ct->goal >> 20),
                      (unsigned long long)(ms->stacks_bytes >> 20),
                      (unsigned long long)(ms->globals_bytes >> 20), p,
                      ct->forced ? " (forced)" : "");
@@ -307,6 +308,7 @@ static void gc_cycle(bool forced) {
     ct.t0 = gm__nanotime();
     gm__sweep_finish();                                  /* 1. sweep termination */
     ct.heap0 = GM_LOAD(&gm__gc.heap_live);
+    ct.goal = gm__gc.heap_goal;
     gm_markstats ms;
     memset(&ms, 0, sizeof ms);
     ct.t1 = gm__nanotime();
@@ -336,6 +338,7 @@ static void gc_cycle(bool forced) {
 void gm_gc(void) {
     gm__gc_enable();
     if (!gm__gthread_get()) return; /* out of memory for a thread record */
+    gm__save_self();
     gm__lock(&gm__gc_lock);
     gc_cycle(true);
     gm__sweep_finish(); /* runtime.GC returns after the sweep, too */
@@ -344,6 +347,7 @@ void gm_gc(void) {
 }
 
 void gm__gc_maybe_start(void) {
+    gm__save_self();
     gm__lock(&gm__gc_lock);
     /* Another thread may have run the cycle while we waited. */
     if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) {
@@ -354,6 +358,7 @@ void gm__gc_maybe_start(void) {
 }
 
 void gm__gc_oom(void) {
+    gm__save_self();
     gm__lock(&gm__gc_lock);
     gc_cycle(false);
     gm__sweep_finish();

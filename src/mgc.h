@@ -65,6 +65,7 @@ GM_INTERNAL void gm__start_the_world(void);
 GM_INTERNAL void gm__suspend_deferred(gm_gthread *t);
 GM_INTERNAL void gm__stw_fork_child(void);
 GM_INTERNAL void gm__stw_install(void); /* once, at the first gm_new or gm_gc */
+GM_INTERNAL void gm__save_self(void);   /* see stoptheworld.c; before a cycle */
 /* The C library's pthread_create, never the preloaded override (which
  * registers threads). */
 GM_INTERNAL int gm__sys_pthread_create(pthread_t *th, const pthread_attr_t *attr,
@@ -123,7 +124,8 @@ typedef struct gm_gcstate {
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;
     uint32_t num_forced_gc;
     uint64_t gc_cpu_ns;    /* CPU time spent by the collector */
-    uint64_t start_ns;     /* monotonic time of gm__gc_enable */
+    uint64_t start_ns;     /* monotonic time the allocator started (gctrace's @, and
+                              gc_cpu_fraction's denominator) */
     uint64_t globals_bytes, stacks_bytes; /* scanned by the last cycle */
 } gm_gcstate;
 

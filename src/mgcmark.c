@@ -150,7 +150,7 @@ static inline void mark_word(gcwork *w, uintptr_t v) {
 }
 
 /* Every aligned word of [lo, hi) may be a pointer. */
-static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
+GM_NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
     lo = (lo + 7) & ~(uintptr_t)7;
     for (const uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++)
         mark_word(w, *p);

@@ -252,8 +252,11 @@ static void *large_object(size_t size, int kind, const gm_type *type) {
     GM_STORE_REL(&s->gckind, (uint8_t)kind);
     gm__gc_list_push(&gm__gclarge, s);
     gm__unlock(&gm__gc_lock);
+    /* The cycle add_live may start must find the object on our stack: the
+     * span pointer alone is not a root. */
+    void *volatile p = (void *)s->base;
     gm__gc_add_live(npages * GM_PAGE_SIZE);
-    return (void *)s->base;
+    return p;
 }
 
 /* ---- entry points ----------------------------------------------------------- */

@@ -292,15 +292,23 @@ static bool all_acked(gm_gthread *self, uint32_t epoch) {
     return true;
 }
 
+/* The collecting thread's roots: its registers now and its stack from
+ * the caller's frame up. Called where a cycle is entered, before any of
+ * the collector's frames: those hold no roots (a value of the caller's
+ * that they spill is in the registers saved here), only stale addresses
+ * that would keep garbage alive. */
+GM_NOINLINE void gm__save_self(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (!t) return;
+    ucontext_t uc;
+    getcontext(&uc);
+    save_context(t, &uc, current_sp());
+}
+
 void gm__stop_the_world(void) {
     gm__lock(&gm__threads_lock);
     gm_gthread *self = gm__tls_gthread;
     uint32_t epoch = GM_LOAD(&stw_epoch);
-    if (self) { /* the collector's own registers and stack are roots too */
-        ucontext_t uc;
-        getcontext(&uc);
-        save_context(self, &uc, current_sp());
-    }
     GM_STORE_SC(&stw_active, 1);
     if (!signal_all(self, epoch)) return;
     uint64_t resend = gm__nanotime() + 100000000u;

@@ -8,10 +8,14 @@
  * long-lived tree is checked again. Trees are built bottom up (both children
  * before their parent), as the benchmarks game's Go program does.
  *
- *   gomalloc  nodes from gm_new_typed with a GM_TYPE naming the two pointer
- *             fields; never freed
- *   Boehm     GC_MALLOC; never freed
+ *   gomalloc  gm_new (scanned conservatively); never freed
+ *   Boehm     GC_MALLOC (scanned conservatively); never freed
  *   malloc    malloc, every tree freed after its check
+ * gm_new is gomalloc's GC_MALLOC, what a C programmer writes first, so the
+ * two collectors get the same program. A node is two pointers and nothing
+ * else, so precise scanning could skip no word: gm_new_typed would only add
+ * the cost of its type bitmap (build with -DGCB_GM_TYPED to measure it:
+ * nodes from gm_new_typed with a GM_TYPE naming both fields).
  *
  * usage: binarytrees [MAX_DEPTH=21] [-v]
  * prints: binarytrees depth=... nodes=... checksum=...
@@ -26,7 +30,7 @@ typedef struct node {
     struct node *left, *right;
 } node;
 
-#if defined(GCB_GOMALLOC)
+#if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
 static const gm_type node_type = GM_TYPE(struct node, left, right);
 #endif
 
@@ -34,8 +38,10 @@ static uint64_t g_nodes; /* nodes allocated, for the result line */
 
 static inline node *new_node(node *left, node *right)
 {
-#if defined(GCB_GOMALLOC)
+#if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
     node *n = gm_new_typed(&node_type);
+#elif defined(GCB_GOMALLOC)
+    node *n = gm_new(sizeof *n);
 #elif defined(GCB_BOEHM)
     node *n = GC_MALLOC(sizeof *n);
 #else

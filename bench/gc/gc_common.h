@@ -2,12 +2,16 @@
  * gc_common.h — what the garbage-collector benchmarks (the C programs of bench/gc) share.
  *
  * Every program builds three ways from one source:
- *   -DGCB_GOMALLOC  collected objects from gomalloc (gm_new, gm_new_typed,
- *                   gm_new_noscan), threads from gm_pthread_create; linked
- *                   to gomalloc_core (build/bench/gc/<name>_gm)
+ *   -DGCB_GOMALLOC  collected objects from gomalloc (gm_new, gm_new_noscan;
+ *                   gm_new_typed with -DGCB_GM_TYPED where a program offers
+ *                   it), threads from gm_pthread_create; linked to
+ *                   gomalloc_core (build/bench/gc/<name>_gm)
  *   -DGCB_BOEHM     the Boehm-Demers-Weiser collector (GC_MALLOC,
  *                   GC_MALLOC_ATOMIC; add -DGCB_THREADS for GC_THREADS);
  *                   linked with -lgc (build/bench/gc/<name>_boehm)
+ * The collected builds use each API the way its manual's first example
+ * does: gm_new where Boehm has GC_MALLOC (conservative scanning), and
+ * gm_new_noscan where it has GC_MALLOC_ATOMIC (pointer-free data).
  *   (neither)       malloc/free, every object freed explicitly; mimalloc and
  *                   glibc are measured by running it with and without
  *                   LD_PRELOAD (build/bench/gc/<name>_sys)

@@ -14,10 +14,15 @@
  *   5. the long-lived tree and array are checked.
  * Nodes are 32 bytes: two pointers and two integers.
  *
- *   gomalloc  nodes from gm_new_typed (GM_TYPE with the two pointers), the
- *             array from gm_new_noscan
- *   Boehm     GC_MALLOC nodes, GC_MALLOC_ATOMIC array
+ *   gomalloc  gm_new nodes (scanned conservatively), gm_new_noscan array
+ *   Boehm     GC_MALLOC nodes (scanned conservatively), GC_MALLOC_ATOMIC
+ *             array
  *   malloc    malloc, each tree freed after it is built (and checked)
+ * gm_new / gm_new_noscan are gomalloc's GC_MALLOC / GC_MALLOC_ATOMIC, what
+ * a C programmer writes with each API, so both collectors scan the same
+ * words. (The two integers of a node are small, never heap addresses.)
+ * Build with -DGCB_GM_TYPED for nodes from gm_new_typed (a GM_TYPE naming
+ * the two pointers), gomalloc's precise scanning.
  *
  * usage: gcbench [MAX_DEPTH=16] [ROUNDS=8] [ARRAY=500000]
  * prints: gcbench depth=... rounds=... nodes=... checksum=...
@@ -34,7 +39,7 @@ typedef struct gnode {
     int64_t mark;  /* depth * 2 + 1, checked on the walk */
 } gnode;
 
-#if defined(GCB_GOMALLOC)
+#if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
 static const gm_type gnode_type = GM_TYPE(struct gnode, left, right);
 #endif
 
@@ -43,8 +48,10 @@ static int g_bad;
 
 static inline gnode *new_gnode(gnode *left, gnode *right, int depth)
 {
-#if defined(GCB_GOMALLOC)
+#if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
     gnode *n = gm_new_typed(&gnode_type);
+#elif defined(GCB_GOMALLOC)
+    gnode *n = gm_new(sizeof *n);
 #elif defined(GCB_BOEHM)
     gnode *n = GC_MALLOC(sizeof *n);
 #else

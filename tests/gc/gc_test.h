@@ -71,8 +71,9 @@ static inline size_t gc_opaque(size_t n) {
 }
 
 /* Overwrite 16 KiB of stack below the caller's frame: stale copies of
- * addresses that earlier (returned) calls left there are gone. */
-GC_HELPER void gc_clear_stack(void) {
+ * addresses that earlier (returned) calls left there are gone. Not
+ * instrumented: ASan would put buf between redzones that memset skips. */
+__attribute__((no_sanitize("address"))) GC_HELPER void gc_clear_stack(void) {
     char buf[16 * 1024];
     memset(buf, 0, sizeof buf);
     __asm__ volatile("" : : "r"(buf) : "memory");
