@@ -136,13 +136,13 @@ void gm__final_forget(uintptr_t obj) {
 }
 
 void gm__final_add_uncollectable(void *p) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     special_set((uintptr_t)p, NULL, NULL, SPECIAL_UNCOLLECTABLE);
     gm__unlock(&gm__gc_lock);
 }
 
 bool gm__final_is_uncollectable(uintptr_t obj) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     special *sp = special_find(obj);
     bool u = sp && sp->kind == SPECIAL_UNCOLLECTABLE;
     gm__unlock(&gm__gc_lock);
@@ -155,7 +155,7 @@ void gm_set_finalizer(void *obj, gm_finalizer fn, void *arg) {
     uintptr_t o = gm__find_object((uintptr_t)obj, &s, &idx);
     if (!o || o != (uintptr_t)obj)
         gm__fatal("gm_set_finalizer: pointer is not the start of a collected object", obj);
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     special *sp = special_find(o);
     if (sp && sp->kind == SPECIAL_UNCOLLECTABLE) {
         gm__unlock(&gm__gc_lock);
@@ -173,7 +173,7 @@ void gm_keep_alive(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); 
 void gm_add_roots(void *lo, void *hi) {
     if ((uintptr_t)hi <= (uintptr_t)lo) return;
     gm__ensure_init();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     if (nroots == roots_cap) {
         size_t ncap = roots_cap ? roots_cap * 2 : 64;
         root_range *n = table_alloc(ncap, sizeof *n);
@@ -187,7 +187,7 @@ void gm_add_roots(void *lo, void *hi) {
 }
 
 void gm_remove_roots(void *lo, void *hi) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     size_t k = 0;
     for (size_t i = 0; i < nroots; i++)
         if (roots[i].lo < (uintptr_t)lo || roots[i].hi > (uintptr_t)hi) roots[k++] = roots[i];
@@ -256,14 +256,14 @@ static void *run_finalizers(void *arg) {
     (void)arg;
     uint32_t seen = 0;
     for (;;) {
-        gm__lock(&gm__gc_lock);
+        gm__gc_lock_acquire(true);
         while (finq_len) {
             fin_running = finq[finq_head];
             finq_head = (finq_head + 1) % finq_cap;
             finq_len--;
             gm__unlock(&gm__gc_lock);
             fin_running.fn((void *)fin_running.obj, fin_running.arg);
-            gm__lock(&gm__gc_lock);
+            gm__gc_lock_acquire(true);
             fin_running = (finq_entry){0, NULL, NULL};
         }
         seen = GM_LOAD_ACQ(&fin_wake_word);

@@ -174,7 +174,7 @@ static void pacer_update(void) {
 
 int gm_set_gc_percent(int percent) {
     gm__ensure_init();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     int old = gm__gc.gc_percent;
     gm__gc.gc_percent = percent < 0 ? -1 : percent;
     pacer_update();
@@ -184,7 +184,7 @@ int gm_set_gc_percent(int percent) {
 
 int64_t gm_set_memory_limit(int64_t limit) {
     gm__ensure_init();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     int64_t old = gm__gc.memory_limit;
     if (limit >= 0) {
         gm__gc.memory_limit = limit;
@@ -291,7 +291,7 @@ static void *hook_arg;
 
 void gm_set_gc_hook(gm_gc_hook fn, void *arg) {
     gm__ensure_init();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     hook = fn;
     hook_arg = arg;
     gm__unlock(&gm__gc_lock);
@@ -339,7 +339,7 @@ void gm_gc(void) {
     gm__gc_enable();
     if (!gm__gthread_get()) return; /* out of memory for a thread record */
     gm__save_self();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(false);
     gc_cycle(true);
     gm__sweep_finish(); /* runtime.GC returns after the sweep, too */
     call_hook(GM_GC_PHASE_CYCLE_DONE);
@@ -348,7 +348,7 @@ void gm_gc(void) {
 
 void gm__gc_maybe_start(void) {
     gm__save_self();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(false);
     /* Another thread may have run the cycle while we waited. */
     if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) {
         gc_cycle(false);
@@ -359,7 +359,7 @@ void gm__gc_maybe_start(void) {
 
 void gm__gc_oom(void) {
     gm__save_self();
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(false);
     gc_cycle(false);
     gm__sweep_finish();
     gm__unlock(&gm__gc_lock);
@@ -390,7 +390,7 @@ bool gm__start_helper(void *(*fn)(void *), void *arg) {
 /* Before the allocator's own locks (fork.c): no cycle is running, the
  * thread list is stable. */
 void gm__gc_fork_prepare(void) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     gm__lock(&gm__threads_lock);
 }
 
@@ -417,7 +417,7 @@ void gm__gc_fork_child(void) {
 /* ---- MemStats ------------------------------------------------------------------- */
 
 void gm__gc_read_memstats(gm_memstats *m) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     uint64_t nmalloc[GM_GC_NUM_CLASSES];
     memcpy(nmalloc, gm__gc.nmalloc, sizeof nmalloc);
     gm__gthread_count_cached(nmalloc);

@@ -43,6 +43,8 @@ struct gm_gthread {
     int nosuspend;        /* [own] > 0: a stop request is deferred (volatile use) */
     uint32_t pending;     /* stop epoch + 1 deferred by the handler; 0 if none [own] */
     uint32_t ack_epoch;   /* [stw] the stop epoch this thread acknowledged (release) */
+    uint32_t gclock_wait; /* [own] 1 while waiting for the gc lock, context saved
+                             (release): counts as stopped, no signal needed */
     int tid;              /* kernel thread id; immutable */
     uintptr_t stack_lo, stack_hi; /* the thread's stack; immutable */
     uintptr_t sp;         /* [stw] stack pointer when suspended */
@@ -66,6 +68,7 @@ GM_INTERNAL void gm__suspend_deferred(gm_gthread *t);
 GM_INTERNAL void gm__stw_fork_child(void);
 GM_INTERNAL void gm__stw_install(void); /* once, at the first gm_new or gm_gc */
 GM_INTERNAL void gm__save_self(void);   /* see stoptheworld.c; before a cycle */
+GM_INTERNAL void gm__gc_lock_slow(gm_gthread *t, bool save);
 /* The C library's pthread_create, never the preloaded override (which
  * registers threads). */
 GM_INTERNAL int gm__sys_pthread_create(pthread_t *th, const pthread_attr_t *attr,
@@ -131,6 +134,20 @@ typedef struct gm_gcstate {
 
 GM_INTERNAL extern gm_gcstate gm__gc;
 GM_INTERNAL extern gm_mutex gm__gc_lock;
+/* How mutators take the gc lock: a registered thread that has to wait for
+ * it (a cycle may hold it for a while) saves its context and counts as
+ * stopped, so the collector need not signal it. That also keeps a thread
+ * whose signal handler, with GOMALLOC_SIGNAL blocked, calls gm_new from
+ * deadlocking. save = false where the caller has saved its context at a
+ * cycle's entry already. */
+static inline void gm__gc_lock_acquire(bool save) {
+    gm_gthread *t = gm__tls_gthread;
+    int expected = 0;
+    if (!t) gm__lock(&gm__gc_lock); /* a helper thread: never stopped */
+    else if (!__atomic_compare_exchange_n(&gm__gc_lock.state, &expected, 1, false,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        gm__gc_lock_slow(t, save);
+}
 /* Start a cycle if heap_live has reached the trigger. No lock held. */
 GM_INTERNAL void gm__gc_maybe_start(void);
 static inline void gm__gc_add_live(uint64_t bytes) {

@@ -157,7 +157,7 @@ static void *bgsweep(void *arg) {
         while (GM_LOAD_ACQ(&sweep_wake_word) == seen) gm__futex_wait(&sweep_wake_word, seen, 0);
         seen = GM_LOAD_ACQ(&sweep_wake_word);
         for (;;) {
-            gm__lock(&gm__gc_lock);
+            gm__gc_lock_acquire(true);
             size_t more = sweep_some(10);
             gm__unlock(&gm__gc_lock);
             if (!more) break;

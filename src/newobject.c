@@ -188,7 +188,7 @@ static void *small_object(gm_gthread *t, size_t size, int kind, const gm_type *t
     int gcs = gm__gc_class(kind, cls);
     uintptr_t p = take_slot(t, gcs, type, n);
     while (!p) {
-        gm__lock(&gm__gc_lock);
+        gm__gc_lock_acquire(true);
         uint64_t got = refill(t, gcs, kind, cls);
         gm__unlock(&gm__gc_lock);
         if (!got) return NULL;
@@ -247,7 +247,7 @@ static void *large_object(size_t size, int kind, const gm_type *type) {
     s->largesize = size;
     s->largetype = type;
     if (s->needzero) memset((void *)s->base, 0, size);
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     s->sweepgen = GM_LOAD(&gm__gc.sweepgen);
     GM_STORE_REL(&s->gckind, (uint8_t)kind);
     gm__gc_list_push(&gm__gclarge, s);
@@ -317,7 +317,7 @@ void *gm_malloc_uncollectable(size_t size) {
  * next sweep of the span; large: its pages go back now. Tiny blocks
  * (16-byte noscan) may hold several objects and are left to the sweep. */
 void gm__gc_free(gm_span *s, void *p) {
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     gm__final_forget((uintptr_t)p);
     if (s->spanclass < 2) {
         uint8_t expected = GM_SPAN_LARGE;

@@ -206,7 +206,7 @@ int gm_unregister_thread(void) {
     if (!t) return 0;
     /* Still registered while waiting for the locks: a collection may stop
      * this thread meanwhile. */
-    gm__lock(&gm__gc_lock);
+    gm__gc_lock_acquire(true);
     gm__gthread_release_spans(t);
     gm__lock(&gm__threads_lock);
     gm__tls_gthread = NULL;
@@ -265,6 +265,19 @@ int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 /* ---- stop and start ------------------------------------------------------- */
 
+GM_NOINLINE void gm__gc_lock_slow(gm_gthread *t, bool save) {
+    if (save) gm__save_self();
+    GM_STORE_REL(&t->gclock_wait, 1);
+    gm__lock(&gm__gc_lock);
+    GM_STORE(&t->gclock_wait, 0);
+}
+
+/* Stopped: acknowledged this stop, or waiting for the gc lock (which the
+ * collector holds until the world restarts). */
+static bool stopped(const gm_gthread *t, uint32_t epoch) {
+    return GM_LOAD_ACQ(&t->ack_epoch) == epoch + 1 || GM_LOAD_ACQ(&t->gclock_wait);
+}
+
 static int signal_thread(gm_gthread *t) {
     return (int)syscall(SYS_tgkill, getpid(), t->tid, (int)gm__opts.gc_signal) == 0 ? 0 : errno;
 }
@@ -275,7 +288,7 @@ static int signal_all(gm_gthread *self, uint32_t epoch) {
     gm_gthread *next;
     for (gm_gthread *t = gm__threads; t; t = next) {
         next = t->next;
-        if (t == self || GM_LOAD_ACQ(&t->ack_epoch) == epoch + 1) continue;
+        if (t == self || stopped(t, epoch)) continue;
         if (signal_thread(t) == ESRCH) {
             gm__gthread_release_spans(t);
             unlink_thread(t);
@@ -288,7 +301,7 @@ static int signal_all(gm_gthread *self, uint32_t epoch) {
 
 static bool all_acked(gm_gthread *self, uint32_t epoch) {
     for (gm_gthread *t = gm__threads; t; t = t->next)
-        if (t != self && GM_LOAD_ACQ(&t->ack_epoch) != epoch + 1) return false;
+        if (t != self && !stopped(t, epoch)) return false;
     return true;
 }
 
