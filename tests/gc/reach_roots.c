@@ -31,7 +31,7 @@ enum { OBJ = 200 };
 #define CHECK_COLLECTED(c)                                                    \
     do {                                                                      \
         gc_clear_stack();                                                     \
-        CHECK(gc_wait_count((c), 1, GC_WAIT_SECONDS));                        \
+        GC_CHECK_ONE_COLLECTED(c);                                            \
     } while (0)
 
 /* ---- The stack ---------------------------------------------------------- */

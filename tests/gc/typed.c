@@ -141,7 +141,7 @@ TEST(typed_scan_stops_at_ptrdata) {
     CHECK(gc_check((void *)((uintptr_t *)root)[0], OBJ, 4000));
     drop_roots();
     gc_clear_stack();
-    CHECK(gc_wait_count(&fin_word0, 1, GC_WAIT_SECONDS));
+    GC_CHECK_ONE_COLLECTED(&fin_word0);
 }
 
 /* ---- gm_new_array ------------------------------------------------------- */
