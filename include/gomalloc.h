@@ -324,8 +324,8 @@ GM_API int gm_is_collected(const void *p);
 /* Observing a cycle (for tools such as `gomalloc demo`): fn(phase, arg)
  * runs on the collecting thread at each phase boundary below, with the
  * collector's lock held. It may read (gm_span_inspect, gm_is_collected)
- * but must not allocate collected memory, free, collect or set
- * finalizers. fn == NULL removes the hook. */
+ * and use malloc, but must not allocate collected memory, gm_free, collect,
+ * set finalizers or read MemStats. fn == NULL removes the hook. */
 enum {
     GM_GC_PHASE_MARK_DONE = 1, /* marked, world restarted, nothing swept yet:
                                   gcmark_bits show the survivors */
