@@ -139,7 +139,7 @@ static gm_span *make_active(gm_mcache *c, int spc, gm_span *s) {
     s->parked = 0;
     GM_STORE_SC(&s->state, GM_SPAN_CACHED);
     GM_STORE(&s->alloc_count_base, s->alloc_count);
-    GM_STORE(&c->alloc[spc], s);
+    GM_STORE_REL(&c->alloc[spc], s); /* MemStats reads the span through it */
     return s;
 }
 

@@ -79,7 +79,7 @@ static void putempty(workbuf *b) {
 static void putfull(workbuf *b) {
     gm__lock(&work_lock);
     b->next = work_full;
-    work_full = b;
+    GM_STORE(&work_full, b); /* idle markers peek at it without the lock */
     gm__unlock(&work_lock);
     __atomic_add_fetch(&work_seq, 1, __ATOMIC_RELEASE);
     if (GM_LOAD(&nwait)) gm__futex_wake(&work_seq);
@@ -89,7 +89,7 @@ static workbuf *trygetfull(void) {
     if (!GM_LOAD(&work_full)) return NULL;
     gm__lock(&work_lock);
     workbuf *b = work_full;
-    if (b) work_full = b->next;
+    if (b) GM_STORE(&work_full, b->next);
     gm__unlock(&work_lock);
     return b;
 }

@@ -21,7 +21,7 @@ gm_flushedstats gm__flushed;
 
 /* Mallocs of one cache not yet flushed into its nmalloc[]. */
 static uint64_t cached_mallocs(gm_mcache *c, int spc) {
-    gm_span *s = GM_LOAD(&c->alloc[spc]);
+    gm_span *s = GM_LOAD_ACQ(&c->alloc[spc]);
     if (s == &gm__emptyspan) return 0;
     uint32_t count = gm__span_alloc_count(s), base = GM_LOAD(&s->alloc_count_base);
     /* A span changing hands under us can look inconsistent: ignore it. */
@@ -37,7 +37,7 @@ static void count_cache(gm_mcache *c, uint64_t *nmalloc, uint64_t *nfree) {
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
         nfree[spc] += GM_LOAD(&c->nfree[spc]);
-        gm_span *s = GM_LOAD(&c->alloc[spc]);
+        gm_span *s = GM_LOAD_ACQ(&c->alloc[spc]);
         if (s != &gm__emptyspan) nfree[spc] += gm__span_pending_frees(s);
         for (s = c->partial[spc]; s; s = s->next) nfree[spc] += gm__span_pending_frees(s);
     }

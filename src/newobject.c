@@ -102,7 +102,7 @@ void gm__gthread_count_cached(uint64_t nmalloc[GM_GC_NUM_CLASSES]) {
     gm__lock(&gm__threads_lock);
     for (gm_gthread *t = gm__threads; t; t = t->next)
         for (int gcs = 0; gcs < GM_GC_NUM_CLASSES; gcs++) {
-            gm_span *s = GM_LOAD(&t->alloc[gcs]);
+            gm_span *s = GM_LOAD_ACQ(&t->alloc[gcs]);
             if (s == &gm__emptyspan) continue;
             uint32_t n = gm__span_alloc_count(s);
             if (n >= s->alloc_count_base) nmalloc[gcs] += n - s->alloc_count_base;
@@ -145,7 +145,7 @@ static uint64_t refill(gm_gthread *t, int gcs, int kind, int cls) {
     else if (!(s = gm__sweep_for_alloc(gcs)) && !(s = grow(kind, cls))) return 0;
     GM_STORE(&s->state, GM_SPAN_CACHED);
     s->alloc_count_base = s->alloc_count;
-    GM_STORE(&t->alloc[gcs], s);
+    GM_STORE_REL(&t->alloc[gcs], s);
     return (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;
 }
 

@@ -86,7 +86,10 @@ static void suspend_handler(int sig, siginfo_t *info, void *ucv) {
     int saved = errno;
     gm_gthread *t = gm__tls_gthread;
     uint32_t epoch = GM_LOAD_ACQ(&stw_epoch);
-    if (t && GM_LOAD_ACQ(&stw_active) && GM_LOAD(&t->ack_epoch) != epoch + 1) {
+    /* A thread waiting for the gc lock already counts as stopped, with its
+     * context saved: a late signal must not rewrite it under the marker. */
+    if (t && !t->gclock_wait && GM_LOAD_ACQ(&stw_active) &&
+        GM_LOAD(&t->ack_epoch) != epoch + 1) {
         if (t->nosuspend > 0) {
             t->pending = epoch + 1;
         } else {
