@@ -59,6 +59,10 @@ GM_INTERNAL extern gm_gthread *gm__threads;   /* threads lock */
 GM_INTERNAL extern int gm__nthreads;          /* threads lock */
 /* The calling thread's record, registering it if needed; NULL on OOM. */
 GM_INTERNAL gm_gthread *gm__gthread_get(void);
+static inline gm_gthread *gm__gthread(void) {
+    gm_gthread *t = gm__tls_gthread;
+    return GM_LIKELY(t != NULL) ? t : gm__gthread_get();
+}
 /* Stop every registered thread but the caller and wait until each has
  * saved its registers; gc lock held. */
 GM_INTERNAL void gm__stop_the_world(void);

@@ -187,15 +187,18 @@ static void *small_object(gm_gthread *t, size_t size, int kind, const gm_type *t
     int cls = gm__size_to_class(size);
     int gcs = gm__gc_class(kind, cls);
     uintptr_t p = take_slot(t, gcs, type, n);
-    while (!p) {
-        gm__gc_lock_acquire(true);
-        uint64_t got = refill(t, gcs, kind, cls);
-        gm__unlock(&gm__gc_lock);
-        if (!got) return NULL;
-        gm__gc_add_live(got);
-        p = take_slot(t, gcs, type, n);
-    }
-    return (void *)p;
+    if (GM_LIKELY(p)) return (void *)p;
+    gm__gc_lock_acquire(true);
+    uint64_t got = refill(t, gcs, kind, cls);
+    gm__unlock(&gm__gc_lock);
+    if (!got) return NULL;
+    /* Take the object before the trigger check, as Go does: a cycle there
+     * takes the fresh span back, and checking first would refill forever
+     * when the goal leaves less room than a span (GOGC=1). The object stays
+     * on our stack, a root, through that cycle. */
+    void *volatile obj = (void *)take_slot(t, gcs, type, n);
+    gm__gc_add_live(got);
+    return obj;
 }
 
 /* Go's tiny allocator: noscan objects under 16 bytes share 16-byte blocks,
@@ -262,7 +265,7 @@ static void *large_object(size_t size, int kind, const gm_type *type) {
 /* ---- entry points ----------------------------------------------------------- */
 
 static void *try_new(size_t size, int kind, const gm_type *type, size_t n) {
-    gm_gthread *t = gm__gthread_get();
+    gm_gthread *t = gm__gthread();
     if (!t) return NULL;
     if (size > GM_MAX_SMALL_SIZE) return large_object(size, kind, type);
     if (kind == GM_GC_NOSCAN && size < GM_TINY_SIZE) return tiny_object(t, size);

@@ -176,6 +176,27 @@ TEST(child_env_gomemlimit_alone) {
     CHECK_EQ(gm_set_gc_percent(100), 100);
 }
 
+/* GOGC=1: the goal leaves less room than one span; allocation must still
+ * make progress (it once refilled and collected forever). */
+TEST(child_gogc_1_makes_progress) {
+    GC_CHILD_ONLY();
+    alarm(60);
+    gm_set_gc_percent(1);
+    void **keep = NULL;
+    long n = 0;
+    for (; n < 100000; n++) {
+        void **p = gm_new(32);
+        if (!p) break;
+        p[0] = keep;
+        keep = p;
+    }
+    CHECK_EQ(n, 100000);
+    long chain = 0;
+    for (void **p = keep; p; p = p[0]) chain++;
+    CHECK_EQ(chain, 100000);
+    alarm(0);
+}
+
 /* ---- In this process ---------------------------------------------------- */
 
 TEST(gm_set_gc_percent_returns_the_previous_setting) {
@@ -234,6 +255,10 @@ TEST(env_gogc_50) {
 TEST(env_gomemlimit_with_gogc_off) {
     if (gc_is_child()) return;
     GC_EXPECT_CHILD_PASSES("child_env_gomemlimit_gogc_off", "GOMEMLIMIT=64MiB", "GOGC=off");
+}
+TEST(gogc_1_allocation_makes_progress) {
+    if (gc_is_child()) return;
+    GC_EXPECT_CHILD_PASSES("child_gogc_1_makes_progress", "GM_GC_CASE=gogc1");
 }
 TEST(env_gomemlimit_alone) {
     if (gc_is_child()) return;
