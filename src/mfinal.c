@@ -263,6 +263,9 @@ static void *run_finalizers(void *arg) {
             finq_len--;
             gm__unlock(&gm__gc_lock);
             fin_running.fn((void *)fin_running.obj, fin_running.arg);
+            /* A finalizer that allocated registered this thread: unregister
+             * it, so that idle it is never waited for by a stop. */
+            if (gm__tls_gthread) gm_unregister_thread();
             gm__gc_lock_acquire(true);
             fin_running = (finq_entry){0, NULL, NULL};
         }
