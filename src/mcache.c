@@ -65,20 +65,25 @@ void gm__mcache_thread_init(void) {
 
 gm_mcache *gm__mcache_new(void) {
     gm__ensure_init();
+    /* Counted and listed under one allcaches hold: a fork in between would
+     * leave the child a counted cache that no list retires. */
+    gm__lock(&gm__allcaches_lock);
     gm__lock(&gm__heap_lock);
     gm_mcache *c = reuse_list;
     if (c) reuse_list = c->next_free;
     else c = gm__fixalloc_alloc(&gm__cachealloc);
     if (c) gm__heapstats.mcache_inuse += sizeof *c;
     gm__unlock(&gm__heap_lock);
-    if (!c) return NULL;
+    if (!c) {
+        gm__unlock(&gm__allcaches_lock);
+        return NULL;
+    }
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
         c->alloc[i] = &gm__emptyspan;
         c->partial[i] = c->partial_tail[i] = NULL;
     }
     gm__lock_reinit(&c->lock);
     c->next_free = NULL;
-    gm__lock(&gm__allcaches_lock);
     c->prev_all = NULL;
     c->next_all = gm__allcaches;
     if (gm__allcaches) gm__allcaches->prev_all = c;
