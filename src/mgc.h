@@ -84,7 +84,11 @@ static inline void gm__nosuspend_begin(gm_gthread *t) {
 }
 static inline void gm__nosuspend_end(gm_gthread *t) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (--t->nosuspend == 0 && GM_UNLIKELY(t->pending)) gm__suspend_deferred(t);
+    int left = --t->nosuspend;
+    /* pending is read after the decrement is stored: a stop that lands
+     * between them finds nosuspend 0 and parks the thread itself. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (left == 0 && GM_UNLIKELY(t->pending)) gm__suspend_deferred(t);
 }
 
 /* ---- newobject.c: allocation of collected objects ---------------------- */

@@ -60,7 +60,8 @@ bool gm__sweep_span(gm_span *s) {
                                            : 0;
         uint64_t pad = w + 1 == s->nwords && s->nelems % 64 ? ~(uint64_t)0 << (s->nelems % 64) : 0;
         uint64_t alloc = ((s->alloc_bits[w] | below) & ~pad) & ~s->remote_free[w];
-        uint64_t mark = s->gcmark_bits[w];
+        /* gm_free after the mark (the span was not swept yet) wins. */
+        uint64_t mark = s->gcmark_bits[w] & ~s->remote_free[w];
         if (mark & ~alloc) zombie(s, mark & ~alloc, w);
         freed += gm__popcount(alloc & ~mark) + gm__popcount(s->remote_free[w] & ~pad);
         live += gm__popcount(mark);

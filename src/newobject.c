@@ -151,6 +151,15 @@ static uint64_t refill(gm_gthread *t, int gcs, int kind, int cls) {
 
 /* ---- small objects ---------------------------------------------------------- */
 
+/* Zero an object of a recycled slot: small ones inline, word by word. */
+static inline void zero_object(uintptr_t p, uint32_t size) {
+    if (size <= 256) {
+        for (uint32_t i = 0; i < size; i += 8) *(uint64_t *)(p + i) = 0;
+    } else {
+        memset((void *)p, 0, size);
+    }
+}
+
 /* Heap bits of a small typed object: t's mask tiled over n elements, the
  * rest of the slot cleared (its previous occupant's bits). */
 static void set_heap_bits(gm_span *s, uintptr_t obj, const gm_type *t, size_t n) {
@@ -175,7 +184,7 @@ static uintptr_t take_slot(gm_gthread *t, int gcs, const gm_type *type, size_t n
     uint32_t idx = gm__span_next_free_index(s);
     if (idx < s->nelems) {
         p = s->base + (uintptr_t)idx * s->elemsize;
-        if (s->needzero) memset((void *)p, 0, s->elemsize);
+        if (s->needzero) zero_object(p, s->elemsize);
         if (type) set_heap_bits(s, p, type, n);
     }
     gm__nosuspend_end(t);
@@ -290,8 +299,42 @@ static void *newobject(size_t size, int kind, const gm_type *type, size_t n) {
     return p;
 }
 
-void *gm_new(size_t size) { return newobject(size, GM_GC_CONSERVATIVE, NULL, 0); }
-void *gm_new_noscan(size_t size) { return newobject(size, GM_GC_NOSCAN, NULL, 0); }
+/* The fast path of gm_new and gm_new_noscan (Go's nextFreeFast): a slot
+ * from the allocCache window of the thread's span, inside a nosuspend
+ * region; 0 when the window is empty (or there is no thread record yet:
+ * its spans start as the empty span, so the first call takes the slow
+ * path, which also turns the collector on). */
+static inline void *new_fast(size_t size, int kind) {
+    gm_gthread *t = gm__tls_gthread;
+    if (GM_UNLIKELY(!t || size - 1 >= GM_SMALL_SIZE_MAX - 8)) return NULL;
+    int gcs = gm__gc_class(kind, gm__size_to_class8[(size + 7) >> 3]);
+    void *p = NULL;
+    gm__nosuspend_begin(t);
+    /* Read inside the region: a cycle takes the thread's spans back. */
+    gm_span *s = t->alloc[gcs];
+    uint64_t cache = s->alloc_cache;
+    if (GM_LIKELY(cache != 0)) {
+        unsigned tz = (unsigned)__builtin_ctzll(cache);
+        uint32_t idx = s->freeindex + tz;
+        GM_STORE(&s->alloc_cache, (cache >> tz) >> 1);
+        GM_STORE(&s->freeindex, idx + 1);
+        uintptr_t a = s->base + (uintptr_t)idx * s->elemsize;
+        if (s->needzero) zero_object(a, s->elemsize);
+        p = (void *)a;
+    }
+    gm__nosuspend_end(t);
+    return p;
+}
+
+void *gm_new(size_t size) {
+    void *p = new_fast(size, GM_GC_CONSERVATIVE);
+    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_CONSERVATIVE, NULL, 0);
+}
+
+void *gm_new_noscan(size_t size) {
+    void *p = size >= GM_TINY_SIZE ? new_fast(size, GM_GC_NOSCAN) : NULL;
+    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_NOSCAN, NULL, 0);
+}
 
 void *gm_new_array(const gm_type *t, size_t n) {
     size_t size;
