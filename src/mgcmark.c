@@ -141,8 +141,8 @@ bool gm__gc_is_marked(gm_span *s, uintptr_t obj) {
     return (GM_LOAD(&s->gcmark_bits[idx / 64]) >> (idx % 64)) & 1;
 }
 
-static inline void mark_word(gcwork *w, uintptr_t v) {
-    if (GM_LIKELY(v - gm__heap_bounds.lo >= gm__heap_bounds.hi - gm__heap_bounds.lo)) return;
+static inline void mark_word(gcwork *w, uintptr_t v, uintptr_t lo, uintptr_t span) {
+    if (GM_LIKELY(v - lo >= span)) return;
     gm_span *s;
     uint32_t idx;
     uintptr_t obj = gm__find_object(v, &s, &idx);
@@ -152,8 +152,10 @@ static inline void mark_word(gcwork *w, uintptr_t v) {
 /* Every aligned word of [lo, hi) may be a pointer. */
 GM_NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
     lo = (lo + 7) & ~(uintptr_t)7;
+    /* The heap's bounds do not change while the world is stopped. */
+    uintptr_t hlo = gm__heap_bounds.lo, hspan = gm__heap_bounds.hi - hlo;
     for (const uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++)
-        mark_word(w, *p);
+        mark_word(w, *p, hlo, hspan);
     w->scanned += hi > lo ? hi - lo : 0;
 }
 
