@@ -120,16 +120,15 @@
  *  multiple of the alignment (span bases are page-aligned), or large pages
  *  at an aligned page.
  *
- * For the collector (next issue)
- * ------------------------------
- *  Every small span already has gcmark_bits beside alloc_bits and a
- *  sweepgen field; the GC's sweep is span_fold with alloc_bits =
- *  gcmark_bits, and frees are already counted there. Collected objects will
- *  live in their own spans (the scan/noscan span classes of a second
- *  mcache.alloc array and a second set of mcentrals), never mixed with
- *  malloc'd ones. gm__span_of + gm__span_slot turn any interior pointer
- *  into its object in a few loads with no lock: the conservative marker's
- *  findObject. MemStats keeps every counter gctrace needs.
+ * The collector
+ * -------------
+ *  gm_new's objects live in spans of their own (a second set of span
+ *  classes per kind of scanning, held by registered threads rather than
+ *  mcaches), never mixed with malloc'd ones; gm_free recognises them by
+ *  span.gckind. Their sweep is Go's (alloc_bits = gcmark_bits), and
+ *  gm__span_of + gm__span_slot turn any interior pointer into its object in
+ *  a few loads with no lock: the marker's findObject. The collector's own
+ *  essay is at the top of mgc.c.
  *
  * Replacing the system allocator
  * ------------------------------

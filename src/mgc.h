@@ -107,6 +107,9 @@ GM_INTERNAL void gm__gc_list_init(gm_span *sentinel);
 GM_INTERNAL void gm__gc_list_push(gm_span *sentinel, gm_span *s);
 GM_INTERNAL void gm__gc_list_remove(gm_span *s);
 GM_INTERNAL void gm__gc_list_splice(gm_span *to, gm_span *from); /* append all of from */
+/* A swept span no thread holds: to the partial or full list of its class,
+ * by alloc_count. gc lock. */
+GM_INTERNAL void gm__gc_list_swept(gm_span *s);
 /* Return t's current spans to the central lists (gc lock or stopped world). */
 GM_INTERNAL void gm__gthread_release_spans(gm_gthread *t);
 GM_INTERNAL void gm__gc_free(gm_span *s, void *p); /* gm_free of a collected object start */

@@ -83,18 +83,6 @@ bool gm__sweep_span(gm_span *s) {
     return true;
 }
 
-/* List a swept span where it belongs. gc lock. */
-static void list_swept(gm_span *s) {
-    gm_gccentral *c = &gm__gccentral[gm__gc_class(s->gckind, s->spanclass >> 1)];
-    if (s->alloc_count < s->nelems) {
-        GM_STORE(&s->state, GM_SPAN_PARTIAL);
-        gm__gc_list_push(&c->partial, s);
-    } else {
-        GM_STORE(&s->state, GM_SPAN_FULL);
-        gm__gc_list_push(&c->full, s);
-    }
-}
-
 gm_span *gm__sweep_for_alloc(int gcs) {
     gm_span *u = &gm__gccentral[gcs].unswept;
     while (u->next != u) {
@@ -102,7 +90,7 @@ gm_span *gm__sweep_for_alloc(int gcs) {
         gm__gc_list_remove(s);
         if (!gm__sweep_span(s)) continue;
         if (s->alloc_count < s->nelems) return s;
-        list_swept(s);
+        gm__gc_list_swept(s);
     }
     return NULL;
 }
@@ -123,7 +111,7 @@ static size_t sweep_some(size_t n) {
         while (done < n && u->next != u) {
             gm_span *s = u->next;
             gm__gc_list_remove(s);
-            if (gm__sweep_span(s)) list_swept(s);
+            if (gm__sweep_span(s)) gm__gc_list_swept(s);
             done++;
         }
         if (u->next != u) {

@@ -74,10 +74,8 @@ static void flush_mallocs(gm_span *s, int gcs) {
     s->alloc_count = n;
 }
 
-/* s leaves a thread: to the partial or full list of its class. gc lock. */
-static void uncache(gm_span *s, int gcs) {
-    flush_mallocs(s, gcs);
-    gm_gccentral *c = &gm__gccentral[gcs];
+void gm__gc_list_swept(gm_span *s) {
+    gm_gccentral *c = &gm__gccentral[gm__gc_class(s->gckind, s->spanclass >> 1)];
     if (s->alloc_count < s->nelems) {
         GM_STORE(&s->state, GM_SPAN_PARTIAL);
         gm__gc_list_push(&c->partial, s);
@@ -85,6 +83,12 @@ static void uncache(gm_span *s, int gcs) {
         GM_STORE(&s->state, GM_SPAN_FULL);
         gm__gc_list_push(&c->full, s);
     }
+}
+
+/* s leaves a thread. gc lock. */
+static void uncache(gm_span *s, int gcs) {
+    flush_mallocs(s, gcs);
+    gm__gc_list_swept(s);
 }
 
 void gm__gthread_release_spans(gm_gthread *t) {
