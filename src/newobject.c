@@ -201,16 +201,23 @@ static void *small_object(gm_gthread *t, size_t size, int kind, const gm_type *t
     int gcs = gm__gc_class(kind, cls);
     uintptr_t p = take_slot(t, gcs, type, n);
     if (GM_LIKELY(p)) return (void *)p;
-    gm__gc_lock_acquire(true);
-    uint64_t got = refill(t, gcs, kind, cls);
-    gm__unlock(&gm__gc_lock);
-    if (!got) return NULL;
-    /* Take the object before the trigger check, as Go does: a cycle there
-     * takes the fresh span back, and checking first would refill forever
-     * when the goal leaves less room than a span (GOGC=1). The object stays
-     * on our stack, a root, through that cycle. */
-    void *volatile obj = (void *)take_slot(t, gcs, type, n);
-    gm__gc_add_live(got);
+    uint64_t got = 0;
+    /* Another thread's cycle may take the fresh span back before our
+     * take_slot: refill again (bounded; then newobject's OOM path). */
+    for (int tries = 0; !p && tries < 3; tries++) {
+        gm__gc_lock_acquire(true);
+        uint64_t bytes = refill(t, gcs, kind, cls);
+        gm__unlock(&gm__gc_lock);
+        if (!bytes) break;
+        got += bytes;
+        p = take_slot(t, gcs, type, n);
+    }
+    /* The object is taken before the trigger check, as Go does: a cycle
+     * there takes the fresh span back, and checking first would refill
+     * forever when the goal leaves less room than a span (GOGC=1). It
+     * stays on our stack, a root, through that cycle. */
+    void *volatile obj = (void *)p;
+    if (got) gm__gc_add_live(got);
     return obj;
 }
 
