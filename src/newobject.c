@@ -171,11 +171,15 @@ static void set_heap_bits(gm_span *s, uintptr_t obj, const gm_type *t, size_t n)
     gm__bits_clear_range(s->heap_bits, first, s->elemsize / 8);
     size_t nptr = t->ptrdata / 8, stride = t->size / 8;
     for (size_t e = 0; e < n; e++)
-        for (size_t k = 0; k < nptr; k++)
-            if ((t->gcdata[k / 64] >> (k % 64)) & 1) {
-                size_t b = first + e * stride + k;
+        for (size_t wk = 0; wk * 64 < nptr; wk++) {
+            uint64_t bits = t->gcdata[wk];
+            if (nptr - wk * 64 < 64) bits &= ((uint64_t)1 << (nptr - wk * 64)) - 1;
+            while (bits) { /* only the pointer words */
+                size_t b = first + e * stride + wk * 64 + (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
                 s->heap_bits[b / 64] |= (uint64_t)1 << (b % 64);
             }
+        }
 }
 
 /* One slot of t's span for class gcs, or 0 if the span is exhausted.
