@@ -44,7 +44,7 @@ typedef struct finq_entry {
 static special *specials;     /* gc lock */
 static size_t specials_cap;   /* power of two */
 static size_t specials_used;  /* live + tombstones */
-uint32_t gm__nspecials;       /* live */
+static uint32_t nspecials; /* live */
 
 static finq_entry *finq;      /* ring of queued finalizers; gc lock */
 static size_t finq_cap, finq_head, finq_len;
@@ -92,7 +92,7 @@ static void special_insert_nogrow(special v) {
         if (sp->obj == 0 || sp->obj == TOMBSTONE) {
             if (sp->obj == 0) specials_used++;
             *sp = v;
-            gm__nspecials++;
+            nspecials++;
             return;
         }
     }
@@ -102,10 +102,10 @@ static void specials_grow(void) {
     special *old = specials;
     size_t oldcap = specials_cap;
     specials_cap = 1024;
-    while (specials_cap < (size_t)gm__nspecials * 4) specials_cap *= 2;
+    while (specials_cap < (size_t)nspecials * 4) specials_cap *= 2;
     specials = table_alloc(specials_cap, sizeof *specials);
     specials_used = 0;
-    gm__nspecials = 0;
+    nspecials = 0;
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].obj > TOMBSTONE) special_insert_nogrow(old[i]);
     table_free(old, oldcap, sizeof *old);
@@ -127,7 +127,7 @@ static void special_delete(special *sp) {
     sp->obj = TOMBSTONE;
     sp->fn = NULL;
     sp->arg = NULL;
-    gm__nspecials--;
+    nspecials--;
 }
 
 void gm__final_forget(uintptr_t obj) {

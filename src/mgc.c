@@ -270,7 +270,7 @@ static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
 }
 
 /* gc lock. */
-static void record_cycle(const cycle_times *ct, const gm_markstats *ms) {
+static void record_cycle(const cycle_times *ct) {
     uint64_t pause = ct->t3 - ct->t1, end = unixnano();
     uint32_t i = gm__gc.cycle % 256;
     gm__gc.pause_ns[i] = pause;
@@ -278,8 +278,6 @@ static void record_cycle(const cycle_times *ct, const gm_markstats *ms) {
     gm__gc.pause_total_ns += pause;
     gm__gc.last_gc = end;
     gm__gc.gc_cpu_ns += ct->cpu_sweepterm + ct->cpu_mark + ct->cpu_markterm;
-    gm__gc.stacks_bytes = ms->stacks_bytes;
-    gm__gc.globals_bytes = ms->globals_bytes;
     if (ct->forced) gm__gc.num_forced_gc++;
     GM_STORE(&gm__gc.cycle, gm__gc.cycle + 1);
 }
@@ -328,7 +326,7 @@ static void gc_cycle(bool forced) {
     pacer_update();
     ct.cpu_sweepterm = (ct.t1 - ct.t0) * p;
     ct.cpu_markterm = (ct.t3 - ct.t2) * p;
-    record_cycle(&ct, &ms);
+    record_cycle(&ct);
     if (gm__opts.gctrace > 0) gctrace(&ct, &ms);
     call_hook(GM_GC_PHASE_MARK_DONE);
     gm__sweeper_wake();                                  /* 5. sweep, finalizers */

@@ -38,7 +38,6 @@ struct gm_gthread {
     gm_span *alloc[GM_GC_NUM_CLASSES];
     uintptr_t tiny;       /* current 16-byte tiny block, 0 if none [own, as alloc] */
     uintptr_t tinyoffset; /* bytes of it handed out */
-    uint64_t local_scan;  /* bytes allocated since the last flush [own, as alloc] */
 
     int nosuspend;        /* [own] > 0: a stop request is deferred (volatile use) */
     uint32_t pending;     /* stop epoch + 1 deferred by the handler; 0 if none [own] */
@@ -56,7 +55,6 @@ struct gm_gthread {
 GM_INTERNAL extern __thread gm_gthread *gm__tls_gthread;
 GM_INTERNAL extern gm_mutex gm__threads_lock; /* gm__threads list */
 GM_INTERNAL extern gm_gthread *gm__threads;   /* threads lock */
-GM_INTERNAL extern int gm__nthreads;          /* threads lock */
 /* The calling thread's record, registering it if needed; NULL on OOM. */
 GM_INTERNAL gm_gthread *gm__gthread_get(void);
 static inline gm_gthread *gm__gthread(void) {
@@ -131,7 +129,8 @@ typedef struct gm_gcstate {
     uint64_t trigger;      /* [gc, atomic reads] heap_live that starts a cycle */
     int gc_percent;        /* [gc, atomic reads] GOGC; < 0 = off */
     int64_t memory_limit;  /* [gc, atomic reads] GOMEMLIMIT */
-    bool enabled;          /* [atomic] set by the first gm_new: cycles only then */
+    bool enabled;          /* [atomic] set by the first gm_new or gm_gc, which
+                              install the stop signal's handler */
     /* MemStats: [gc] */
     uint64_t nmalloc[GM_GC_NUM_CLASSES], nfree[GM_GC_NUM_CLASSES];
     /* (large objects are counted by the heap, as malloc's are) */
@@ -180,7 +179,7 @@ GM_INTERNAL uint64_t gm__nanotime(void);
 
 typedef struct gm_markstats {
     uint64_t marked_bytes;  /* bytes of objects marked */
-    uint64_t stacks_bytes, globals_bytes, heap_scanned;
+    uint64_t stacks_bytes, globals_bytes; /* roots scanned */
     uint64_t cpu_ns_workers; /* CPU of the helper markers */
 } gm_markstats;
 /* Mark from every root with the world stopped; gc lock held. */
@@ -245,7 +244,6 @@ GM_INTERNAL size_t gm__final_queue_unreachable(gm_markstats *ms);
 GM_INTERNAL void gm__final_wake(void);
 /* Drop obj's special (finalizer or uncollectable) on gm_free. gc lock. */
 GM_INTERNAL void gm__final_forget(uintptr_t obj);
-GM_INTERNAL extern uint32_t gm__nspecials; /* [gc] */
 GM_INTERNAL void gm__final_add_uncollectable(void *p);
 GM_INTERNAL bool gm__final_is_uncollectable(uintptr_t obj);
 GM_INTERNAL void gm__final_fork_child(void);

@@ -32,7 +32,7 @@ _Static_assert(sizeof(workbuf) == 2048, "a work buffer is 2 KiB");
 
 typedef struct gcwork {
     workbuf *w1, *w2;
-    uint64_t marked_bytes, scanned;
+    uint64_t marked_bytes;
 } gcwork;
 
 /* Shared by the markers of one cycle; work_lock (never taken by mutators). */
@@ -156,7 +156,6 @@ GM_NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t 
     uintptr_t hlo = gm__heap_bounds.lo, hspan = gm__heap_bounds.hi - hlo;
     for (const uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++)
         mark_word(w, *p, hlo, hspan);
-    w->scanned += hi > lo ? hi - lo : 0;
 }
 
 /* A word the type says is a pointer: it must not lead to a free slot of a
@@ -198,7 +197,6 @@ static void scan_typed_small(gcwork *w, gm_span *s, uintptr_t obj) {
         }
         i += avail;
     }
-    w->scanned += s->elemsize;
 }
 
 /* [lo, hi) of a large typed object starting at base, tiled by t. */
@@ -212,7 +210,6 @@ static void scan_typed_range(gcwork *w, const gm_type *t, uintptr_t base, uintpt
             if (a >= lo && a < hi) mark_precise(w, *(const uintptr_t *)a);
         }
     }
-    w->scanned += hi - lo;
 }
 
 /* Go's scanobject. obj is an object start, or an oblet of a large object. */
@@ -236,14 +233,13 @@ static void scan_object(gcwork *w, uintptr_t obj) {
 static void gcwork_init(gcwork *w) {
     w->w1 = getempty();
     w->w2 = getempty();
-    w->marked_bytes = w->scanned = 0;
+    w->marked_bytes = 0;
 }
 
 static void gcwork_dispose(gcwork *w, gm_markstats *ms) {
     putempty(w->w1);
     putempty(w->w2);
     __atomic_add_fetch(&ms->marked_bytes, w->marked_bytes, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&ms->heap_scanned, w->scanned, __ATOMIC_RELAXED);
 }
 
 /* Drain until every marker is out of work and no full buffer is left. */

@@ -40,7 +40,6 @@
 __thread gm_gthread *gm__tls_gthread __attribute__((tls_model("initial-exec")));
 gm_mutex gm__threads_lock = GM_MUTEX_INIT;
 gm_gthread *gm__threads;
-int gm__nthreads;
 
 static gm_fixalloc gthread_alloc; /* threads lock */
 static pthread_key_t gthread_key;
@@ -132,7 +131,6 @@ static void unlink_thread(gm_gthread *t) {
     if (t->prev) t->prev->next = t->next;
     else gm__threads = t->next;
     if (t->next) t->next->prev = t->prev;
-    gm__nthreads--;
     gm__fixalloc_free(&gthread_alloc, t);
 }
 
@@ -179,7 +177,6 @@ GM_NOINLINE gm_gthread *gm__gthread_get(void) {
         t->next = gm__threads;
         if (gm__threads) gm__threads->prev = t;
         gm__threads = t;
-        gm__nthreads++;
         gm__tls_gthread = t;
     }
     gm__unlock(&gm__threads_lock);
