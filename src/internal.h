@@ -251,6 +251,14 @@ static inline unsigned gm__popcount(uint64_t x) {
     return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
+/* Slots of bitmap word w below freeindex fi: handed out since the last
+ * fold or sweep, whatever alloc_bits says. */
+static inline uint64_t gm__below_freeindex(uint32_t fi, unsigned w) {
+    if ((w + 1) * 64 <= fi) return ~(uint64_t)0;
+    if (w * 64 >= fi) return 0;
+    return ((uint64_t)1 << (fi % 64)) - 1;
+}
+
 static inline uint32_t gm__span_slot(const gm_span *s, uintptr_t addr) {
     return (uint32_t)(((uint64_t)(addr - s->base) * s->divmul) >> 32);
 }

@@ -54,12 +54,8 @@ bool gm__sweep_span(gm_span *s) {
     int gcs = gm__gc_class(s->gckind, s->spanclass >> 1);
     uint32_t fi = s->freeindex, live = 0, freed = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
-        /* Slots below freeindex are allocated whatever alloc_bits says. */
-        uint64_t below = fi >= (w + 1) * 64 ? ~(uint64_t)0
-                         : fi > w * 64     ? ((uint64_t)1 << (fi - w * 64)) - 1
-                                           : 0;
         uint64_t pad = w + 1 == s->nwords && s->nelems % 64 ? ~(uint64_t)0 << (s->nelems % 64) : 0;
-        uint64_t alloc = ((s->alloc_bits[w] | below) & ~pad) & ~s->remote_free[w];
+        uint64_t alloc = ((s->alloc_bits[w] | gm__below_freeindex(fi, w)) & ~pad) & ~s->remote_free[w];
         /* gm_free after the mark (the span was not swept yet) wins. */
         uint64_t mark = s->gcmark_bits[w] & ~s->remote_free[w];
         if (mark & ~alloc) zombie(s, mark & ~alloc, w);

@@ -97,20 +97,13 @@ uint32_t gm__span_pending_frees(gm_span *s) {
     return n;
 }
 
-/* Slots of word w below freeindex fi: handed out since the last fold. */
-static inline uint64_t below_freeindex(uint32_t fi, unsigned w) {
-    if ((w + 1) * 64 <= fi) return ~(uint64_t)0;
-    if (w * 64 >= fi) return 0;
-    return ((uint64_t)1 << (fi % 64)) - 1;
-}
-
 uint32_t gm__span_fold(gm_span *s, uint64_t *nfolded) {
     uint32_t fi = s->freeindex, allocated = 0, nfreed = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
         uint64_t lf = s->local_free[w];
         uint64_t rf = GM_LOAD(&s->remote_free[w]);
         if (rf) rf = __atomic_exchange_n(&s->remote_free[w], 0, __ATOMIC_SEQ_CST);
-        uint64_t a = s->alloc_bits[w] | below_freeindex(fi, w);
+        uint64_t a = s->alloc_bits[w] | gm__below_freeindex(fi, w);
         uint64_t freed = lf | rf;
         if (GM_UNLIKELY((freed & ~a) | (lf & rf))) {
             uint64_t bad = (freed & ~a) | (lf & rf);
@@ -140,7 +133,7 @@ void gm__span_check(gm_span *s) {
     if (GOMALLOC_DEBUG < 3 || s == &gm__emptyspan || s->state == GM_SPAN_LARGE) return;
     uint32_t count = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
-        uint64_t a = (s->alloc_bits[w] | below_freeindex(s->freeindex, w)) &
+        uint64_t a = (s->alloc_bits[w] | gm__below_freeindex(s->freeindex, w)) &
                      ~(s->local_free[w] | GM_LOAD(&s->remote_free[w]));
         count += (uint32_t)gm__popcount(a);
     }
