@@ -40,15 +40,11 @@ static inline node *new_node(node *left, node *right)
 {
 #if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
     node *n = gm_new_typed(&node_type);
-#elif defined(GCB_GOMALLOC)
-    node *n = gm_new(sizeof *n);
-#elif defined(GCB_BOEHM)
-    node *n = GC_MALLOC(sizeof *n);
-#else
-    node *n = malloc(sizeof *n);
-#endif
     if (n == NULL)
         bench_die("allocation failed");
+#else
+    node *n = gcb_alloc_scan(sizeof *n);
+#endif
     n->left = left;
     n->right = right;
     g_nodes++;

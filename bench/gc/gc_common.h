@@ -249,4 +249,36 @@ static BENCH_UNUSED void gcb_report(void) {}
 
 #endif
 
+/* ---- allocation, the same in every program ------------------------------ */
+
+/* An object that holds pointers: gm_new, GC_MALLOC, or malloc. */
+static inline BENCH_UNUSED void *gcb_alloc_scan(size_t n)
+{
+#if defined(GCB_GOMALLOC)
+    void *p = gm_new(n);
+#elif defined(GCB_BOEHM)
+    void *p = GC_MALLOC(n);
+#else
+    void *p = malloc(n);
+#endif
+    if (p == NULL)
+        bench_die("allocation failed");
+    return p;
+}
+
+/* Pointer-free data: gm_new_noscan, GC_MALLOC_ATOMIC, or malloc. */
+static inline BENCH_UNUSED void *gcb_alloc_noscan(size_t n)
+{
+#if defined(GCB_GOMALLOC)
+    void *p = gm_new_noscan(n);
+#elif defined(GCB_BOEHM)
+    void *p = GC_MALLOC_ATOMIC(n);
+#else
+    void *p = malloc(n);
+#endif
+    if (p == NULL)
+        bench_die("allocation failed");
+    return p;
+}
+
 #endif /* GC_COMMON_H */

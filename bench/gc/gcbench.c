@@ -50,15 +50,11 @@ static inline gnode *new_gnode(gnode *left, gnode *right, int depth)
 {
 #if defined(GCB_GOMALLOC) && defined(GCB_GM_TYPED)
     gnode *n = gm_new_typed(&gnode_type);
-#elif defined(GCB_GOMALLOC)
-    gnode *n = gm_new(sizeof *n);
-#elif defined(GCB_BOEHM)
-    gnode *n = GC_MALLOC(sizeof *n);
-#else
-    gnode *n = malloc(sizeof *n);
-#endif
     if (n == NULL)
         bench_die("allocation failed");
+#else
+    gnode *n = gcb_alloc_scan(sizeof *n);
+#endif
     n->left = left;
     n->right = right;
     n->depth = depth;
@@ -69,16 +65,7 @@ static inline gnode *new_gnode(gnode *left, gnode *right, int depth)
 
 static double *new_array(size_t n)
 {
-#if defined(GCB_GOMALLOC)
-    double *a = gm_new_noscan(n * sizeof *a);
-#elif defined(GCB_BOEHM)
-    double *a = GC_MALLOC_ATOMIC(n * sizeof *a);
-#else
-    double *a = malloc(n * sizeof *a);
-#endif
-    if (a == NULL)
-        bench_die("allocation failed");
-    return a;
+    return gcb_alloc_noscan(n * sizeof(double));
 }
 
 /* Top down: n exists; give it two children and fill them in. */

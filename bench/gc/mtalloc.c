@@ -58,34 +58,6 @@ static atomic_int g_running;
 
 /* ---- allocation: the three builds ---------------------------------------- */
 
-static inline void *alloc_scan(size_t n) /* an object that holds pointers */
-{
-#if defined(GCB_GOMALLOC)
-    void *p = gm_new(n);
-#elif defined(GCB_BOEHM)
-    void *p = GC_MALLOC(n);
-#else
-    void *p = malloc(n);
-#endif
-    if (p == NULL)
-        bench_die("allocation failed");
-    return p;
-}
-
-static inline void *alloc_noscan(size_t n) /* pointer-free data */
-{
-#if defined(GCB_GOMALLOC)
-    void *p = gm_new_noscan(n);
-#elif defined(GCB_BOEHM)
-    void *p = GC_MALLOC_ATOMIC(n);
-#else
-    void *p = malloc(n);
-#endif
-    if (p == NULL)
-        bench_die("allocation failed");
-    return p;
-}
-
 static void drop_item(item *it)
 {
 #if GCB_COLLECTED
@@ -111,13 +83,13 @@ static inline uint64_t arr_word(uint64_t seed, uint32_t w)
 
 static item *make_item(bench_rng *r, uint64_t *nodes)
 {
-    item *it = alloc_scan(sizeof *it);
+    item *it = gcb_alloc_scan(sizeof *it);
     it->seed = bench_rng_next(r);
     it->nodes = (uint32_t)bench_rng_range(r, 1, 32);
     it->head = NULL;
     for (uint32_t k = 0; k < it->nodes; k++) {
         size_t size = 16 * (size_t)bench_rng_range(r, 1, 8);
-        lnode *n = alloc_scan(size);
+        lnode *n = gcb_alloc_scan(size);
         n->tag = (bench_mix(it->seed + k) & ~(uint64_t)0xff) | (size / 16);
         uint64_t *pay = (uint64_t *)(n + 1);
         for (size_t w = 0; w < (size - 16) / 8; w++)
@@ -129,7 +101,7 @@ static item *make_item(bench_rng *r, uint64_t *nodes)
     it->arrlen = 0;
     if (bench_rng_range(r, 0, 3) == 0) {
         uint32_t len = (uint32_t)bench_rng_range(r, 16, 1024);
-        uint64_t *a = alloc_noscan(len * sizeof *a);
+        uint64_t *a = gcb_alloc_noscan(len * sizeof *a);
         for (uint32_t w = 0; w < len; w++)
             a[w] = arr_word(it->seed, w);
         it->arr = a;
@@ -177,7 +149,7 @@ static void *worker_main(void *arg)
     bench_rng r;
     bench_rng_seed(&r, 0x6d74616c6c6f63ULL + (uint64_t)wk->id * 0x1000193ULL);
     /* the window is a collected object too: this stack keeps it alive */
-    item **window = alloc_scan(wk->window * sizeof *window);
+    item **window = gcb_alloc_scan(wk->window * sizeof *window);
     memset(window, 0, wk->window * sizeof *window);
     uint64_t sum = 0, nodes = 0, verified = 0;
     int bad = 0;

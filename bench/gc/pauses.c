@@ -43,13 +43,7 @@ static uint64_t g_allocated;
 
 static inline void *gc_alloc(size_t n)
 {
-#if defined(GCB_GOMALLOC)
-    void *p = gm_new(n);
-#else
-    void *p = GC_MALLOC(n);
-#endif
-    if (p == NULL)
-        bench_die("allocation failed");
+    void *p = gcb_alloc_scan(n);
     g_allocated += n;
     return p;
 }
