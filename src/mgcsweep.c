@@ -61,14 +61,16 @@ bool gm__sweep_span(gm_span *s) {
         if (mark & ~alloc) zombie(s, mark & ~alloc, w);
         freed += gm__popcount(alloc & ~mark) + gm__popcount(s->remote_free[w] & ~pad);
         live += gm__popcount(mark);
-        s->alloc_bits[w] = mark | pad;
+        /* Atomic stores where gm_is_collected and gm_set_finalizer read
+         * without the gc lock (gm__find_object). */
+        GM_STORE(&s->alloc_bits[w], mark | pad);
         s->gcmark_bits[w] = 0;
-        s->remote_free[w] = 0;
+        GM_STORE(&s->remote_free[w], 0);
     }
     gm__gc.nfree[gcs] += freed;
-    s->freeindex = 0;
-    s->alloc_cache = ~s->alloc_bits[0];
-    s->alloc_count = live;
+    GM_STORE(&s->freeindex, 0);
+    GM_STORE(&s->alloc_cache, ~s->alloc_bits[0]);
+    GM_STORE(&s->alloc_count, live);
     if (freed) s->needzero = 1;
     s->sweepgen = h;
     if (live == 0) {
