@@ -4,11 +4,12 @@
  * Public API. Every symbol is prefixed gm_. The allocator is thread-safe;
  * memory may be freed by any thread.
  *
- * Alignment: like Go, jemalloc and tcmalloc, a block is aligned to its size
- * class. Every class that is a multiple of 16 bytes (all classes except the
- * 8- and 24-byte ones) gives 16-byte alignment, so gm_malloc(n) for n > 8 and
- * n not in 17..24 is aligned to 16 (max_align_t). Requests of 1..8 bytes are
- * 8-byte aligned, 17..24 bytes are 8-byte aligned. Use gm_aligned_alloc or
+ * Alignment: every block of 9 bytes or more from the malloc family and
+ * gm_new/gm_new_noscan is 16-byte aligned (max_align_t, x86-64's malloc
+ * ABI); requests of 1..8 bytes are 8-byte aligned. A block is aligned to its
+ * size class, so 17..24-byte requests take the 32-byte class; Go's 24-byte
+ * class serves typed objects whose gm_type.align is at most 8. Use
+ * gm_aligned_alloc or
  * gm_posix_memalign for stricter alignment (any power of two up to 64 MiB;
  * larger alignments fail with ENOMEM).
  *
@@ -212,12 +213,17 @@ GM_API int gm_span_inspect(const void *p, gm_span_info *info);
 /* Describes the pointer layout of a type for precise scanning: bit i of
  * gcdata (bit i%64 of word i/64) says word i of the object may hold a
  * pointer; only the first ptrdata bytes are looked at. Must outlive every
- * object allocated with it. name is for profiles and diagnostics. */
+ * object allocated with it. name is for profiles and diagnostics.
+ * align is the type's alignment (alignof): with align <= 8 an object of
+ * 17..24 bytes takes Go's 24-byte size class, as in Go; 0 (unknown) gives
+ * the malloc rule, 16-byte alignment for every object of 16 bytes or more.
+ * Alignments above 16 are not honoured: use gm_aligned_alloc memory. */
 typedef struct gm_type {
     size_t size;            /* bytes of one element (sizeof) */
     size_t ptrdata;         /* bytes of the prefix that may hold pointers */
     const uint64_t *gcdata; /* pointer bitmap, one bit per 8-byte word */
     const char *name;
+    size_t align;           /* alignof, or 0 if unknown (treated as 16) */
 } gm_type;
 
 /* GM_TYPE(T, field, ...) builds a gm_type for struct T whose pointer fields
@@ -230,7 +236,13 @@ typedef struct gm_type {
                          GM__TYPE_WORD(T, 1, __VA_ARGS__),                    \
                          GM__TYPE_WORD(T, 2, __VA_ARGS__),                    \
                          GM__TYPE_WORD(T, 3, __VA_ARGS__)},                   \
-     #T}
+     #T, __alignof__(T)}
+/* A type with no pointers (an integer, a double, a struct of them): its
+ * objects are noscan. GM_TYPE_NOPTRS(int64_t), GM_TYPE_NOPTRS(struct point). */
+#define GM_TYPE_NOPTRS(T) {sizeof(T), 0, (const uint64_t *)0, #T, __alignof__(T)}
+/* A pointer type (T *, one word, scanned): GM_TYPE_POINTER(struct node *). */
+#define GM_TYPE_POINTER(T) \
+    {sizeof(void *), sizeof(void *), (const uint64_t[1]){1}, #T, __alignof__(void *)}
 /* Bit of field f in bitmap word k (compile error past 2 KiB). */
 #define GM__TYPE_BIT(T, k, f)                                                 \
     ((offsetof(T, f) / 8 / 64 == (k) ? (uint64_t)1 << (offsetof(T, f) / 8 % 64) \

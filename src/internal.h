@@ -465,11 +465,24 @@ GM_INTERNAL void gm__foreign_free(void *p);
 GM_INTERNAL void *gm__foreign_realloc(void *p, size_t size);
 GM_INTERNAL extern uint64_t gm__foreign_frees; /* atomic */
 
+static inline int gm__class128(size_t size) {
+    return gm__size_to_class128[(size - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
+                                GM_LARGE_SIZE_DIV];
+}
+/* Go's size class of a small object: for objects known to need at most
+ * 8-byte alignment (Go's own rule: containers, typed objects). */
 static inline int gm__size_to_class(size_t size) {
     if (size <= GM_SMALL_SIZE_MAX - 8)
         return gm__size_to_class8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
-    return gm__size_to_class128[(size - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
-                                GM_LARGE_SIZE_DIV];
+    return gm__class128(size);
+}
+/* The class of a malloc-family or gm_new block: Go's, except 17..24 bytes
+ * take the 32-byte class, so every block of 16 bytes or more is 16-byte
+ * aligned (see "Alignment" in malloc.c). */
+static inline int gm__malloc_size_to_class(size_t size) {
+    if (size <= GM_SMALL_SIZE_MAX - 8)
+        return gm__malloc_size_to_class8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
+    return gm__class128(size);
 }
 
 /* ---- mstats.c ----------------------------------------------------------- */

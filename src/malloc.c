@@ -31,7 +31,8 @@
  *
  * Allocation (gm_malloc -> mallocgc)
  * ----------------------------------
- *  1. size <= 1016: class = size_to_class8[(size+7)/8]; else up to 32 KiB,
+ *  1. size <= 1016: class = size_to_class8[(size+7)/8] (malloc's table: see
+ *     Alignment); else up to 32 KiB,
  *     size_to_class128[(size-1024+127)/128]. span class = class<<1|noscan.
  *  2. next_free_fast: s = cache->alloc[spc]; t = ctz(s->alloc_cache); the
  *     object is slot freeindex + t; shift the window, bump freeindex. About
@@ -115,10 +116,16 @@
  * Alignment
  * ---------
  *  A block is aligned to its class: 16 bytes for every class that is a
- *  multiple of 16 (all but 8 and 24), 8 for those two, pages for large
- *  objects. aligned_alloc & co pick the smallest class whose size is a
- *  multiple of the alignment (span bases are page-aligned), or large pages
- *  at an aligned page.
+ *  multiple of 16 (all but 8 and 24), pages for large objects. Requests of
+ *  17..24 bytes from malloc, calloc, realloc, new and gm_new take the
+ *  32-byte class (gm__malloc_size_to_class), so every block of 16 bytes or
+ *  more is 16-byte aligned, as C and C++ compilers assume on x86-64 (a
+ *  long double or __int128 fits in 24 bytes); 1..8 bytes stay 8-aligned.
+ *  Go's 24-byte class serves objects whose type needs at most 8
+ *  (gm_type.align <= 8: container arrays, typed objects), so slice
+ *  capacities stay Go's. aligned_alloc & co pick the smallest class whose
+ *  size is a multiple of the alignment (span bases are page-aligned), or
+ *  large pages at an aligned page.
  *
  * The collector
  * -------------
@@ -237,7 +244,7 @@ void *gm__mallocgc(size_t size, bool noscan, bool needzero) {
     if (GM_UNLIKELY(size > (size_t)PTRDIFF_MAX)) return oom();
     if (size == 0) size = 1; /* unique pointers for malloc(0) */
     if (size > GM_MAX_SMALL_SIZE) return malloc_large(size, noscan, needzero, 1);
-    return malloc_small_any(gm__size_to_class(size) << 1 | noscan, needzero);
+    return malloc_small_any(gm__malloc_size_to_class(size) << 1 | noscan, needzero);
 }
 
 /* Go's nextFreeFast: the lowest free slot in the span's allocCache window,
@@ -257,7 +264,7 @@ void *gm_malloc(size_t size) {
         /* Size 0 maps to class 0, whose span class 1 is never cached, so it
          * takes the slow path. */
         gm_mcache *c = gm__tls_mcache;
-        void *p = next_free_fast(c->alloc[gm__size_to_class8[(size + 7) >> 3] * 2 + 1]);
+        void *p = next_free_fast(c->alloc[gm__malloc_size_to_class8[(size + 7) >> 3] * 2 + 1]);
         if (GM_LIKELY(p != NULL)) return p;
     }
     return gm__mallocgc(size, true, false);
@@ -398,11 +405,10 @@ void *gm_realloc(void *p, size_t size) {
     if (size <= usable) {
         /* In place while the new size keeps the same class, or uses at
          * least half of the block (so shrinking does not strand memory) and
-         * p is as aligned as gm_malloc(size) would be (16 unless the size
-         * class is 8 or 24 bytes). */
+         * p is as aligned as gm_malloc(size) would be (16 from 9 bytes up). */
         bool same_class = size <= GM_MAX_SMALL_SIZE && s->spanclass >= 2 &&
-                          gm__size_to_class(size) == s->spanclass >> 1;
-        size_t align = size <= 8 || (size > 16 && size <= 24) ? 8 : 16;
+                          gm__malloc_size_to_class(size) == s->spanclass >> 1;
+        size_t align = size <= 8 ? 8 : 16;
         if (same_class || (size >= usable / 2 && (uintptr_t)p % align == 0)) return p;
     } else if (s->spanclass < 2 && gm__mheap_grow_span(s, size)) {
         return p;
@@ -417,17 +423,17 @@ void *gm_realloc(void *p, size_t size) {
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
 /* The size class gm__malloc_aligned(size, align) uses, 0 for large pages.
- * Natural alignment suffices up to 16 bytes except in the 8- and 24-byte
- * classes; beyond it, span bases are page-aligned, so the first class whose
- * size is a multiple of align yields aligned slots. */
+ * malloc's classes give 16-byte alignment from 9 bytes up; beyond it, span
+ * bases are page-aligned, so the first class whose size is a multiple of
+ * align yields aligned slots. */
 static int aligned_class(size_t size, size_t align) {
     if (size == 0) size = 1;
-    if (align <= 8 || (align <= 16 && (size > 24 || (size > 8 && size <= 16))))
-        return size <= GM_MAX_SMALL_SIZE ? gm__size_to_class(size) : 0;
+    if (align <= 8 || (align <= 16 && size > 8))
+        return size <= GM_MAX_SMALL_SIZE ? gm__malloc_size_to_class(size) : 0;
     if (align > GM_PAGE_SIZE) return 0;
     size_t want = size > align ? size : align;
     if (want > GM_MAX_SMALL_SIZE) return 0;
-    for (int cls = gm__size_to_class(want); cls < GM_NUM_CLASSES; cls++)
+    for (int cls = gm__malloc_size_to_class(want); cls < GM_NUM_CLASSES; cls++)
         if (gm__class_to_size[cls] % align == 0) return cls;
     return 0;
 }

@@ -199,9 +199,11 @@ static uintptr_t take_slot(gm_gthread *t, int gcs, const gm_type *type, size_t n
     return p;
 }
 
+/* align8: the object needs at most 8-byte alignment, so it may take Go's
+ * 24-byte class (see "Alignment" in malloc.c). */
 static void *small_object(gm_gthread *t, size_t size, int kind, const gm_type *type,
-                          size_t n) {
-    int cls = gm__size_to_class(size);
+                          size_t n, bool align8) {
+    int cls = align8 ? gm__size_to_class(size) : gm__malloc_size_to_class(size);
     int gcs = gm__gc_class(kind, cls);
     uintptr_t p = take_slot(t, gcs, type, n);
     if (GM_LIKELY(p)) return (void *)p;
@@ -241,7 +243,7 @@ static void *tiny_object(gm_gthread *t, size_t size) {
     if (p) return p;
     /* Outside the region: a refill takes the gc lock. A cycle in between
      * only finds the new block on our stack. */
-    void *block = small_object(t, GM_TINY_SIZE, GM_GC_NOSCAN, NULL, 0);
+    void *block = small_object(t, GM_TINY_SIZE, GM_GC_NOSCAN, NULL, 0, false);
     if (!block) return NULL;
     gm__nosuspend_begin(t);
     t->tiny = (uintptr_t)block;
@@ -288,27 +290,27 @@ static void *large_object(size_t size, int kind, const gm_type *type) {
 
 /* ---- entry points ----------------------------------------------------------- */
 
-static void *try_new(size_t size, int kind, const gm_type *type, size_t n) {
+static void *try_new(size_t size, int kind, const gm_type *type, size_t n, bool align8) {
     gm_gthread *t = gm__gthread();
     if (!t) return NULL;
     if (size > GM_MAX_SMALL_SIZE) return large_object(size, kind, type);
     if (kind == GM_GC_NOSCAN && size < GM_TINY_SIZE) return tiny_object(t, size);
-    return small_object(t, size, kind, type, n);
+    return small_object(t, size, kind, type, n, align8);
 }
 
 /* Go's mallocgc for collected memory: zeroed, of the given kind; on out of
  * memory one full collection and a second try, then NULL + ENOMEM. */
-static void *newobject(size_t size, int kind, const gm_type *type, size_t n) {
+static void *newobject(size_t size, int kind, const gm_type *type, size_t n, bool align8) {
     if (GM_UNLIKELY(size > (size_t)PTRDIFF_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
     if (GM_UNLIKELY(!GM_LOAD_ACQ(&gm__gc.enabled))) gm__gc_enable();
     if (size == 0) size = 1;
-    void *p = try_new(size, kind, type, n);
+    void *p = try_new(size, kind, type, n, align8);
     if (GM_UNLIKELY(!p)) {
         gm__gc_oom();
-        p = try_new(size, kind, type, n);
+        p = try_new(size, kind, type, n, align8);
         if (!p) errno = ENOMEM;
     }
     return p;
@@ -322,7 +324,7 @@ static void *newobject(size_t size, int kind, const gm_type *type, size_t n) {
 static inline void *new_fast(size_t size, int kind) {
     gm_gthread *t = gm__tls_gthread;
     if (GM_UNLIKELY(!t || size - 1 >= GM_SMALL_SIZE_MAX - 8)) return NULL;
-    int gcs = gm__gc_class(kind, gm__size_to_class8[(size + 7) >> 3]);
+    int gcs = gm__gc_class(kind, gm__malloc_size_to_class8[(size + 7) >> 3]);
     void *p = NULL;
     gm__nosuspend_begin(t);
     /* Read inside the region: a cycle takes the thread's spans back. */
@@ -343,12 +345,12 @@ static inline void *new_fast(size_t size, int kind) {
 
 void *gm_new(size_t size) {
     void *p = new_fast(size, GM_GC_CONSERVATIVE);
-    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_CONSERVATIVE, NULL, 0);
+    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_CONSERVATIVE, NULL, 0, false);
 }
 
 void *gm_new_noscan(size_t size) {
     void *p = size >= GM_TINY_SIZE ? new_fast(size, GM_GC_NOSCAN) : NULL;
-    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_NOSCAN, NULL, 0);
+    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_NOSCAN, NULL, 0, false);
 }
 
 void *gm_new_array(const gm_type *t, size_t n) {
@@ -357,10 +359,11 @@ void *gm_new_array(const gm_type *t, size_t n) {
         errno = ENOMEM;
         return NULL;
     }
-    if (t->ptrdata == 0) return newobject(size, GM_GC_NOSCAN, NULL, 0);
+    bool align8 = t->align != 0 && t->align <= 8;
+    if (t->ptrdata == 0) return newobject(size, GM_GC_NOSCAN, NULL, 0, align8);
     /* Small objects keep their type in the span's heap bits; large ones in
      * the span (largetype), tiled at scan time. */
-    return newobject(size, GM_GC_TYPED, t, n);
+    return newobject(size, GM_GC_TYPED, t, n, align8);
 }
 
 void *gm_new_typed(const gm_type *t) { return gm_new_array(t, 1); }

@@ -14,7 +14,7 @@ int gm_size_class_of(size_t size, gm_size_class_info *info) {
     if (size == 0) size = 1; /* gm_malloc(0) returns a unique 1-byte object */
     gm_size_class_info r = {0};
     if (size <= GM_MAX_SMALL_SIZE) {
-        int c = gm__size_to_class(size);
+        int c = gm__malloc_size_to_class(size);
         r.size_class = c;
         r.span_class = c << 1 | 1;
         r.size = gm__class_to_size[c];

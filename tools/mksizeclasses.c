@@ -130,6 +130,16 @@ int main(void) {
     int n8 = SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1;
     for (int i = 0; i < n8; i++) v[i] = class_for(c, n, i * SMALL_SIZE_DIV);
     print_u("uint8_t", "gm__size_to_class8", v, n8);
+    /* The malloc family's table: 17..24 bytes take the 32-byte class, so
+     * that every block of 16 bytes or more is 16-byte aligned (malloc's
+     * ABI alignment on x86-64); Go's 24-byte class stays for objects known
+     * to need at most 8 (containers, typed objects). */
+    printf("/* gm__size_to_class8, but 17..24 bytes take the 32-byte class: for blocks\n"
+           " * that must be 16-byte aligned from 16 bytes up (malloc, gm_new). */\n");
+    for (int i = 0; i < n8; i++)
+        v[i] = class_for(c, n, i * SMALL_SIZE_DIV > 16 && i * SMALL_SIZE_DIV <= 24 ? 32
+                                                                             : i * SMALL_SIZE_DIV);
+    print_u("uint8_t", "gm__malloc_size_to_class8", v, n8);
     int n128 = (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1;
     for (int i = 0; i < n128; i++) v[i] = class_for(c, n, SMALL_SIZE_MAX + i * LARGE_SIZE_DIV);
     print_u("uint8_t", "gm__size_to_class128", v, n128);

@@ -31,7 +31,8 @@ const size_t assorted_sizes[] = {
     0, 1, 8, 9, 17, 24, 25, 100, 1000, 4096, 5000, 32768, 32769, 100000, 1048576, 4194305,
 };
 
-size_t expected_align(size_t n) { return (n <= 8 || (n >= 17 && n <= 24)) ? 8 : 16; }
+/* x86-64's ABI alignment from 9 bytes up (see conform_malloc.c). */
+size_t expected_align(size_t n) { return n <= 8 ? 8 : 16; }
 bool is_aligned(const void *p, size_t a) { return (uintptr_t)p % a == 0; }
 
 /* ---- Child processes for the checks that exhaust memory --------------- */
@@ -108,6 +109,25 @@ struct Tracked {
     ~Tracked() { live_objects--; }
 };
 }  // namespace
+
+/* Every size from 1 byte to 64 KiB through operator new and new[] (and
+ * their nothrow forms): the block has the ABI alignment. */
+TEST(every_size_up_to_64_kib_from_new_has_abi_alignment) {
+    size_t bad = 0;
+    for (size_t n = 1; n <= 64 * 1024; n++) {
+        void *v[] = {::operator new(opaque(n)), ::operator new[](opaque(n)),
+                     ::operator new(opaque(n), std::nothrow),
+                     ::operator new[](opaque(n), std::nothrow)};
+        for (size_t i = 0; i < COUNT_OF(v); i++)
+            if (!is_aligned(v[i], expected_align(n)) && bad++ < 8)
+                fprintf(stderr, "  operator new form %zu (%zu) = %p\n", i, n, v[i]);
+        ::operator delete(v[0]);
+        ::operator delete[](v[1]);
+        ::operator delete(v[2], std::nothrow);
+        ::operator delete[](v[3], std::nothrow);
+    }
+    CHECK_EQ(bad, 0);
+}
 
 TEST(new_and_delete_of_objects_and_arrays) {
     for (size_t n : assorted_sizes) {

@@ -171,7 +171,7 @@ TEST(gm_free_of_an_interior_pointer_of_a_collected_object_is_fatal) {
 static void absurd_sizes(void *arg) {
     (void)arg;
     static const uint64_t one_pointer[1] = {1};
-    static const gm_type t = {64, 64, one_pointer, "t"};
+    static const gm_type t = {64, 64, one_pointer, "t", 8};
     size_t sizes[] = {SIZE_MAX, SIZE_MAX - 4096, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62};
     for (size_t i = 0; i < GC_COUNT_OF(sizes); i++) {
         size_t n = gc_opaque(sizes[i]);

@@ -32,7 +32,7 @@ static const gm_type big_type = GM_TYPE(struct big, p, q);
 /* A type whose bitmap marks every word but whose ptrdata is one word:
  * only word 0 may hold a pointer. */
 static const uint64_t all_words[1] = {~0ull};
-static const gm_type prefix_type = {64, 8, all_words, "prefix"};
+static const gm_type prefix_type = {64, 8, all_words, "prefix", 8};
 
 static void *volatile roots[N];
 static void *volatile root;

@@ -120,7 +120,7 @@ static bool verify(const struct ctx *c, const char *what, const struct blk *b) {
 }
 
 /* A new block of n bytes, from malloc or realloc (moved or in place): 16-
- * aligned unless n is in 1..8 or 17..24; align if asked for. */
+ * aligned unless n is in 1..8; align if asked for. */
 static void check_new_block(const struct ctx *c, const char *what, void *p,
                             size_t n, size_t align) {
     if (!p) {
@@ -128,7 +128,7 @@ static void check_new_block(const struct ctx *c, const char *what, void *p,
         return;
     }
     size_t us = gm_usable_size(p);
-    size_t want = n <= 8 || (n >= 17 && n <= 24) ? 8 : 16;
+    size_t want = n <= 8 ? 8 : 16;
     if (align > want) want = align;
     if ((uintptr_t)p % want) report(c, "misaligned block", p, n, 0, 0, 0);
     if (us < n) report(c, "usable size too small", p, n, 0, 0, 0);
