@@ -298,7 +298,10 @@ static gm_span *object_span(const void *p, uint32_t *slot) {
     }
     uint32_t idx = gm__span_slot(s, a);
     if (idx >= s->nelems) gm__fatal("free of pointer not allocated by gomalloc", p);
-    if ((uintptr_t)idx * s->elemsize != a - s->base) gm__fatal("free of interior pointer", p);
+    /* A tiny object (gm_new_noscan under 16 bytes) may start anywhere in
+     * its shared 16-byte block. */
+    if ((uintptr_t)idx * s->elemsize != a - s->base && !gm__is_tiny_span(s))
+        gm__fatal("free of interior pointer", p);
     *slot = idx;
     return s;
 }

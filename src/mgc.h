@@ -21,6 +21,12 @@ static inline int gm__gc_class(int kind, int sizeclass) {
 }
 
 #define GM_TINY_SIZE 16       /* Go's maxTinySize */
+/* Collected noscan spans of 16-byte blocks hold Go's tiny blocks (several
+ * objects each) beside 16-byte objects: gm_free leaves their slots to the
+ * collector and accepts a pointer to any byte of a block. */
+static inline bool gm__is_tiny_span(const gm_span *s) {
+    return GM_LOAD_ACQ(&s->gckind) == GM_GC_NOSCAN && s->elemsize == GM_TINY_SIZE;
+}
 #define GM_OBLET_BYTES (128 << 10) /* large objects are scanned in oblets */
 
 /* ---- stoptheworld.c: registered threads --------------------------------- */

@@ -376,10 +376,11 @@ void *gm_malloc_uncollectable(size_t size) {
 
 /* ---- explicit free and queries ------------------------------------------------ */
 
-/* gm_free of the collected object p (an object start, checked by the
- * caller), span s. Small: its slot is marked freed and reused after the
- * next sweep of the span; large: its pages go back now. Tiny blocks
- * (16-byte noscan) may hold several objects and are left to the sweep. */
+/* gm_free of the collected object p (an object start, or any byte of a
+ * tiny block: checked by the caller), span s. Small: its slot is marked
+ * freed and reused after the next sweep of the span; large: its pages go
+ * back now. Tiny blocks may hold several objects, some still in use: they
+ * are left to the collector, but must still be allocated. */
 void gm__gc_free(gm_span *s, void *p) {
     gm__gc_lock_acquire(true);
     gm__final_forget((uintptr_t)p);
@@ -390,11 +391,12 @@ void gm__gc_free(gm_span *s, void *p) {
             gm__fatal("double free", p);
         gm__gc_list_remove(s);
         gm__mheap_free_span(s);
-    } else if (!(s->gckind == GM_GC_NOSCAN && s->elemsize == GM_TINY_SIZE)) {
+    } else {
         uint32_t idx = gm__span_slot(s, (uintptr_t)p);
         if (!gm__slot_live(s, idx)) gm__fatal("double free", p);
-        __atomic_fetch_or(&s->remote_free[idx / 64], (uint64_t)1 << (idx % 64),
-                          __ATOMIC_RELAXED);
+        if (!gm__is_tiny_span(s))
+            __atomic_fetch_or(&s->remote_free[idx / 64], (uint64_t)1 << (idx % 64),
+                              __ATOMIC_RELAXED);
     }
     gm__unlock(&gm__gc_lock);
 }
