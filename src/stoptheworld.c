@@ -245,16 +245,23 @@ typedef struct start_args {
     void *arg;
 } start_args;
 
+/* The child registers before it takes arg out of the block: until then
+ * only the block holds it, and its stack is not a root yet. */
 static void *registered_start(void *v) {
+    gm__gthread_get();
     start_args a = *(start_args *)v;
     gm_free(v);
-    gm__gthread_get();
     return a.start(a.arg);
 }
 
 int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                       void *(*start)(void *), void *arg) {
-    start_args *a = gm_malloc(sizeof *a);
+    /* Once the collector is on, arg (a collected object, perhaps the only
+     * reference to it) rides to the child in an uncollectable block, a
+     * root. Before, no collected object exists, and malloc memory is not
+     * scanned anyway, so a plain block does and the collector stays off. */
+    bool collected = GM_LOAD_ACQ(&gm__gc.enabled);
+    start_args *a = collected ? gm_malloc_uncollectable(sizeof *a) : gm_malloc(sizeof *a);
     if (!a) return EAGAIN;
     a->start = start;
     a->arg = arg;
