@@ -243,13 +243,15 @@ int gm__sys_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn
 typedef struct start_args {
     void *(*start)(void *);
     void *arg;
+    bool rooted; /* the block is a root (gm_add_roots) until the child registers */
 } start_args;
 
 /* The child registers before it takes arg out of the block: until then
- * only the block holds it, and its stack is not a root yet. */
+ * only the block holds it, and the child's stack is not a root yet. */
 static void *registered_start(void *v) {
     gm__gthread_get();
     start_args a = *(start_args *)v;
+    if (a.rooted) gm_remove_roots(v, (start_args *)v + 1);
     gm_free(v);
     return a.start(a.arg);
 }
@@ -257,16 +259,22 @@ static void *registered_start(void *v) {
 int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                       void *(*start)(void *), void *arg) {
     /* Once the collector is on, arg (a collected object, perhaps the only
-     * reference to it) rides to the child in an uncollectable block, a
-     * root. Before, no collected object exists, and malloc memory is not
-     * scanned anyway, so a plain block does and the collector stays off. */
-    bool collected = GM_LOAD_ACQ(&gm__gc.enabled);
-    start_args *a = collected ? gm_malloc_uncollectable(sizeof *a) : gm_malloc(sizeof *a);
+     * reference to it) must stay reachable until the child registers: the
+     * block is a root meanwhile. It is malloc memory, not a collected
+     * object, because its address stays in the child's struct pthread (at
+     * the top of its stack, a root) for the child's whole life. Before the
+     * collector is on no collected object exists. */
+    start_args *a = gm_malloc(sizeof *a);
     if (!a) return EAGAIN;
     a->start = start;
     a->arg = arg;
+    a->rooted = GM_LOAD_ACQ(&gm__gc.enabled);
+    if (a->rooted) gm_add_roots(a, a + 1);
     int err = gm__sys_pthread_create(thread, attr, registered_start, a);
-    if (err) gm_free(a);
+    if (err) {
+        if (a->rooted) gm_remove_roots(a, a + 1);
+        gm_free(a);
+    }
     return err;
 }
 
@@ -275,7 +283,7 @@ int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 GM_NOINLINE void gm__gc_lock_slow(gm_gthread *t, bool save) {
     if (save) gm__save_self();
     GM_STORE_REL(&t->gclock_wait, 1);
-    gm__lock(&gm__gc_lock);
+    gm__lock_park(&gm__gc_lock);
     GM_STORE(&t->gclock_wait, 0);
 }
 
