@@ -71,6 +71,8 @@ struct gm_mutex { int state; };
 #define GM_MUTEX_INIT {0}
 GM_INTERNAL void gm__lock_slow(gm_mutex *m);
 GM_INTERNAL void gm__unlock_slow(gm_mutex *m);
+/* gm__lock without spinning: for locks held for long stretches. */
+GM_INTERNAL void gm__lock_park(gm_mutex *m);
 static inline void gm__lock(gm_mutex *m) {
     int expected = 0;
     if (!__atomic_compare_exchange_n(&m->state, &expected, 1, false,

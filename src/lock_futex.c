@@ -40,6 +40,18 @@ void gm__lock_slow(gm_mutex *m) {
 
 void gm__unlock_slow(gm_mutex *m) { futex_wake1(&m->state); }
 
+/* For the gc lock, which a collection holds for a whole cycle: wait in the
+ * kernel at once. Spinning or yielding would only take the CPU from the
+ * holder (and with GOGC=1 cycles follow each other closely). */
+void gm__lock_park(gm_mutex *m) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&m->state, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+        return;
+    while (__atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE) != 0)
+        futex_wait(&m->state, 2);
+}
+
 /* For the collector's sleeps and wake-ups (mgc.h). timeout_ns 0 = none. */
 void gm__futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns) {
     struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};

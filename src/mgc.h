@@ -159,7 +159,7 @@ GM_INTERNAL extern gm_mutex gm__gc_lock;
 static inline void gm__gc_lock_acquire(bool save) {
     gm_gthread *t = gm__tls_gthread;
     int expected = 0;
-    if (!t) gm__lock(&gm__gc_lock); /* a helper thread: never stopped */
+    if (!t) gm__lock_park(&gm__gc_lock); /* a helper thread: never stopped */
     else if (!__atomic_compare_exchange_n(&gm__gc_lock.state, &expected, 1, false,
                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         gm__gc_lock_slow(t, save);

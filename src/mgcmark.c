@@ -16,7 +16,6 @@
  * threads: the collector plus helpers that sleep between cycles.
  */
 #include <link.h>
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -81,8 +80,11 @@ static void putfull(workbuf *b) {
     b->next = work_full;
     GM_STORE(&work_full, b); /* idle markers peek at it without the lock */
     gm__unlock(&work_lock);
-    __atomic_add_fetch(&work_seq, 1, __ATOMIC_RELEASE);
-    if (GM_LOAD(&nwait)) gm__futex_wake(&work_seq);
+    /* Sequentially consistent with the idle markers' nwait increment and
+     * their read of work_seq: either they see the new seq (and the buffer)
+     * or we see them waiting and wake them. */
+    __atomic_add_fetch(&work_seq, 1, __ATOMIC_SEQ_CST);
+    if (GM_LOAD_SC(&nwait)) gm__futex_wake(&work_seq);
 }
 
 static workbuf *trygetfull(void) {
@@ -242,7 +244,17 @@ static void gcwork_dispose(gcwork *w, gm_markstats *ms) {
     __atomic_add_fetch(&ms->marked_bytes, w->marked_bytes, __ATOMIC_RELAXED);
 }
 
-/* Drain until every marker is out of work and no full buffer is left. */
+/* Every marker is idle and no work is left: wake the sleepers so that
+ * they see it too (the seq bump makes a wait about to start return). */
+static void end_of_work(void) {
+    __atomic_add_fetch(&work_seq, 1, __ATOMIC_SEQ_CST);
+    if (GM_LOAD(&nmarkers) > 1) gm__futex_wake(&work_seq);
+}
+
+/* Drain until every marker is out of work and no full buffer is left. An
+ * idle marker spins briefly, then sleeps until a buffer is published or the
+ * mark ends: no yielding, no polling, so a marker that still has work (or
+ * a runnable mutator, after the mark) gets the CPU. */
 static void drain(gcwork *w) {
     unsigned n = 0;
     for (;;) {
@@ -257,15 +269,17 @@ static void drain(gcwork *w) {
         }
         __atomic_add_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
         for (int spins = 0;; spins++) {
-            uint32_t seq = GM_LOAD_ACQ(&work_seq);
+            uint32_t seq = GM_LOAD_SC(&work_seq);
             if (GM_LOAD(&work_full)) {
                 __atomic_sub_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
                 break;
             }
-            if (GM_LOAD_SC(&nwait) == GM_LOAD(&nmarkers) && !GM_LOAD(&work_full)) return;
-            if (spins < 32) __builtin_ia32_pause();
-            else if (spins < 64) sched_yield();
-            else gm__futex_wait(&work_seq, seq, 50000);
+            if (GM_LOAD_SC(&nwait) == GM_LOAD(&nmarkers) && !GM_LOAD(&work_full)) {
+                end_of_work();
+                return;
+            }
+            if (spins < 64) __builtin_ia32_pause();
+            else gm__futex_wait(&work_seq, seq, 0);
         }
     }
 }

@@ -157,4 +157,58 @@ TEST(signal_handler_allocating_with_the_stop_signal_blocked_does_not_deadlock) {
     alarm(0);
 }
 
+/* ---- Waiting for the gc lock parks the thread ----------------------------- */
+
+/* The hook holds the collector (and its lock) at mark done for HOLD_MS
+ * while another registered thread needs the lock: that thread must sleep in
+ * the kernel, not spin (with GOGC=1 on two cores, spinning waiters starved
+ * the collector). Its CPU time over the wait is the observable. */
+enum { HOLD_MS = 300 };
+static atomic_int hook_entered, waiter_started;
+
+static void holding_hook(int phase, void *arg) {
+    (void)arg;
+    if (phase != GM_GC_PHASE_MARK_DONE) return;
+    atomic_store(&hook_entered, 1);
+    gc_sleep_ms(HOLD_MS);
+}
+
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *lock_waiter(void *arg) {
+    gm_register_thread();
+    atomic_store(&waiter_started, 1);
+    while (!atomic_load(&hook_entered)) gc_sleep_ms(1);
+    uint64_t c0 = thread_cpu_ns();
+    gm_set_gc_percent(100); /* takes the gc lock: waits out the hook */
+    *(uint64_t *)arg = thread_cpu_ns() - c0;
+    gm_unregister_thread();
+    return NULL;
+}
+
+static void *collector(void *arg) {
+    (void)arg;
+    gm_gc();
+    return NULL;
+}
+
+TEST(a_thread_waiting_for_the_gc_lock_sleeps_instead_of_spinning) {
+    uint64_t cpu = UINT64_MAX;
+    pthread_t w, c;
+    gm_set_gc_hook(holding_hook, NULL);
+    REQUIRE(pthread_create(&w, NULL, lock_waiter, &cpu) == 0);
+    while (!atomic_load(&waiter_started)) gc_sleep_ms(1);
+    REQUIRE(pthread_create(&c, NULL, collector, NULL) == 0);
+    pthread_join(c, NULL);
+    pthread_join(w, NULL);
+    gm_set_gc_hook(NULL, NULL);
+    /* Spinning would burn about HOLD_MS of CPU; sleeping, a few microseconds. */
+    printf("  waiter CPU over a %d ms wait: %.3f ms\n", HOLD_MS, (double)cpu / 1e6);
+    CHECK(cpu < (uint64_t)HOLD_MS * 1000000u / 10);
+}
+
 TEST_MAIN()
