@@ -128,9 +128,17 @@ static uint64_t thread_cpu(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Read once, as Go reads ncpu at start: sysconf reads sysfs on every call,
+ * and MemStats (gc_cpu_fraction) must not read files. */
 static unsigned nprocs(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (unsigned)n;
+    static unsigned n;
+    unsigned v = GM_LOAD(&n);
+    if (!v) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        v = c < 1 ? 1 : (unsigned)c;
+        GM_STORE(&n, v);
+    }
+    return v;
 }
 
 /* ---- the pacer ------------------------------------------------------------- */
