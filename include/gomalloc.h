@@ -118,6 +118,12 @@ typedef struct gm_memstats {
  * for monitoring, not for a hot loop. */
 GM_API void gm_read_memstats(gm_memstats *stats);
 
+/* Go's testing.AllocsPerRun: calls fn(arg) once to warm up, then runs
+ * times, and returns the mallocs per call from MemStats (malloc'd and
+ * collected objects, tiny ones each counted, as Go counts them), rounded
+ * down to an integer as Go's is. Other threads' allocations count too. */
+GM_API double gm_allocs_per_run(int runs, void (*fn)(void *arg), void *arg);
+
 /* Write a human-readable summary to file descriptor fd: the MemStats
  * fields, one row per size class in use (size, mallocs, frees, live
  * objects, spans), peak heap in use and peak RSS. This is what

@@ -426,7 +426,12 @@ void gm__gc_read_memstats(gm_memstats *m) {
     gm__gc_lock_acquire(true);
     uint64_t nmalloc[GM_GC_NUM_CLASSES];
     memcpy(nmalloc, gm__gc.nmalloc, sizeof nmalloc);
-    gm__gthread_count_cached(nmalloc);
+    uint64_t tiny = gm__gc.tiny_allocs;
+    gm__gthread_count_cached(nmalloc, &tiny);
+    /* Go counts every tiny object as a malloc, and as freed at once: its
+     * block is what stays counted in the heap. */
+    m->mallocs += tiny;
+    m->frees += tiny;
     for (int gcs = 0; gcs < GM_GC_NUM_CLASSES; gcs++) {
         int cls = gcs % GM_NUM_CLASSES;
         if (cls == 0) continue;

@@ -44,6 +44,8 @@ struct gm_gthread {
     gm_span *alloc[GM_GC_NUM_CLASSES];
     uintptr_t tiny;       /* current 16-byte tiny block, 0 if none [own, as alloc] */
     uintptr_t tinyoffset; /* bytes of it handed out */
+    uint64_t tiny_allocs; /* [own, relaxed stores] tiny objects placed in a block
+                             already counted (Go's tinyAllocs); read by MemStats */
 
     int nosuspend;        /* [own] > 0: a stop request is deferred (volatile use) */
     uint32_t pending;     /* stop epoch + 1 deferred by the handler; 0 if none [own] */
@@ -118,8 +120,9 @@ GM_INTERNAL void gm__gc_list_swept(gm_span *s);
 GM_INTERNAL void gm__gthread_release_spans(gm_gthread *t);
 GM_INTERNAL void gm__gc_free(gm_span *s, void *p); /* gm_free of a collected object start */
 GM_INTERNAL void gm__newobject_init(void);
-/* Add the mallocs in spans threads hold now to nmalloc. gc lock. */
-GM_INTERNAL void gm__gthread_count_cached(uint64_t nmalloc[GM_GC_NUM_CLASSES]);
+/* Add the mallocs in spans threads hold now to nmalloc, and their tiny
+ * allocations to *tiny. gc lock. */
+GM_INTERNAL void gm__gthread_count_cached(uint64_t nmalloc[GM_GC_NUM_CLASSES], uint64_t *tiny);
 
 /* ---- mgc.c: the cycle, pacing, statistics ------------------------------ */
 
@@ -139,6 +142,7 @@ typedef struct gm_gcstate {
                               install the stop signal's handler */
     /* MemStats: [gc] */
     uint64_t nmalloc[GM_GC_NUM_CLASSES], nfree[GM_GC_NUM_CLASSES];
+    uint64_t tiny_allocs;  /* of unregistered threads (see gm_gthread) */
     /* (large objects are counted by the heap, as malloc's are) */
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;
     uint32_t num_forced_gc;
@@ -253,6 +257,12 @@ GM_INTERNAL void gm__final_forget(uintptr_t obj);
 GM_INTERNAL void gm__final_add_uncollectable(void *p);
 GM_INTERNAL bool gm__final_is_uncollectable(uintptr_t obj);
 GM_INTERNAL void gm__final_fork_child(void);
+
+/* ---- pool.c: sync.Pool ---------------------------------------------------- */
+
+/* Go's poolCleanup: every pool's victim is dropped and its contents become
+ * the victim. World stopped, gc lock held. */
+GM_INTERNAL void gm__pool_cleanup(void);
 
 /* ---- signals and threads: helper threads of the collector ------------- */
 

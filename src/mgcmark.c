@@ -426,6 +426,7 @@ static int mark_under_loader_lock(struct dl_phdr_info *info, size_t size, void *
     nsegs = 0;
     dl_iterate_phdr(phdr_segments, NULL); /* the loader lock is recursive */
     gm__stop_the_world();
+    gm__pool_cleanup();
     mark_with_helpers(ctx->ms);
     return 1;
 }

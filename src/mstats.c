@@ -156,3 +156,13 @@ int gm_span_inspect(const void *p, gm_span_info *info) {
     }
     return 0;
 }
+
+double gm_allocs_per_run(int runs, void (*fn)(void *), void *arg) {
+    if (runs <= 0) return 0;
+    gm_memstats before, after;
+    fn(arg); /* warm-up, as Go's */
+    gm_read_memstats(&before);
+    for (int i = 0; i < runs; i++) fn(arg);
+    gm_read_memstats(&after);
+    return (double)((after.mallocs - before.mallocs) / (uint64_t)runs);
+}

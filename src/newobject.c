@@ -102,15 +102,17 @@ void gm__gthread_release_spans(gm_gthread *t) {
 }
 
 /* Mallocs in spans threads hold now (MemStats). gc lock. */
-void gm__gthread_count_cached(uint64_t nmalloc[GM_GC_NUM_CLASSES]) {
+void gm__gthread_count_cached(uint64_t nmalloc[GM_GC_NUM_CLASSES], uint64_t *tiny) {
     gm__lock(&gm__threads_lock);
-    for (gm_gthread *t = gm__threads; t; t = t->next)
+    for (gm_gthread *t = gm__threads; t; t = t->next) {
+        *tiny += GM_LOAD(&t->tiny_allocs);
         for (int gcs = 0; gcs < GM_GC_NUM_CLASSES; gcs++) {
             gm_span *s = GM_LOAD_ACQ(&t->alloc[gcs]);
             if (s == &gm__emptyspan) continue;
             uint32_t n = gm__span_alloc_count(s);
             if (n >= s->alloc_count_base) nmalloc[gcs] += n - s->alloc_count_base;
         }
+    }
     gm__unlock(&gm__threads_lock);
 }
 
@@ -238,6 +240,7 @@ static void *tiny_object(gm_gthread *t, size_t size) {
     if (t->tiny && off + size <= GM_TINY_SIZE) {
         t->tinyoffset = off + size;
         p = (void *)(t->tiny + off);
+        GM_STORE(&t->tiny_allocs, t->tiny_allocs + 1);
     }
     gm__nosuspend_end(t);
     if (p) return p;

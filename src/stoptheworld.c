@@ -127,7 +127,9 @@ static void unblock_signal(void) {
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/* Threads lock and gc lock (or a stopped world). */
 static void unlink_thread(gm_gthread *t) {
+    gm__gc.tiny_allocs += t->tiny_allocs;
     if (t->prev) t->prev->next = t->next;
     else gm__threads = t->next;
     if (t->next) t->next->prev = t->prev;

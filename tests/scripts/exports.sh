@@ -15,9 +15,9 @@ aligned_alloc calloc cfree free free_aligned_sized free_sized mallinfo mallinfo2
 malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign
 pvalloc pthread_create realloc reallocarray valloc
 "
-# Every gm_ function declared in the public header is exported too.
-header=$(dirname "$0")/../../include/gomalloc.h
-api=$(grep -o 'GM_API[^(]*(' "$header" | grep -o 'gm_[a-z_0-9]*' )
+# Every gm_ function declared in the public headers is exported too.
+inc=$(dirname "$0")/../../include
+api=$(cat "$inc"/gomalloc.h "$inc"/gomalloc/*.h 2>/dev/null | grep -o 'GM_API[^(]*(' | grep -o 'gm_[a-z_0-9]*(' | tr -d '(' )
 want=$(printf '%s\n' $expected $api | sort -u)
 have=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort -u)
 if [ "$want" != "$have" ]; then

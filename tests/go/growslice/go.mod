@@ -1,0 +1,3 @@
+module gomalloc/tests/growslice
+
+go 1.22
