@@ -2,6 +2,7 @@
  * gomalloc: the command-line tool.
  *
  *   gomalloc demo          walk through the allocator with live data
+ *   gomalloc demo-containers  only its chapter on make, append and maps
  *   gomalloc run [--stats] [--stats-file F] [--] CMD [ARGS...]
  *                          run any program with gomalloc as its malloc
  *   gomalloc sizeclasses   print the size-class table
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "run.h"
 
 /* The chapters that hold heap addresses in locals are not inlined into
@@ -34,6 +36,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: gomalloc <command>\n\n"
                "commands:\n"
                "  demo          walk through Go's allocator design on the live heap\n"
+               "  demo-containers  only the demo's chapter on make, append and maps\n"
                "  run [--stats] [--stats-file F] [--] CMD [ARGS...]\n"
                "                run CMD with gomalloc preloaded as its malloc; --stats\n"
                "                prints a heap summary when CMD exits\n"
@@ -41,7 +44,7 @@ static void usage(FILE *f) {
                "  version       print the version\n");
 }
 
-static void heading(const char *title) {
+void demo_heading(const char *title) {
     printf("\n== %s ", title);
     for (size_t i = strlen(title); i < 70; i++) putchar('=');
     printf("\n\n");
@@ -80,7 +83,7 @@ static void print_span(const char *what, const void *p) {
 }
 
 static void demo_sizeclasses(void) {
-    heading("1. Size classes: which class does an allocation use?");
+    demo_heading("1. Size classes: which class does an allocation use?");
     printf("Go rounds every small request up to one of 67 size classes; each span holds\n"
            "objects of one class. span class = size class << 1 | noscan (malloc memory\n"
            "is never scanned, so it uses the noscan classes).\n\n");
@@ -102,7 +105,7 @@ static void demo_sizeclasses(void) {
 }
 
 static NOINLINE void demo_bitmaps(void) {
-    heading("2. A span's allocBits and allocCache, object by object");
+    demo_heading("2. A span's allocBits and allocCache, object by object");
     printf("Allocating 80-byte objects. nextFreeFast takes the lowest set bit of\n"
            "allocCache (an inverted 64-bit window of allocBits starting at freeindex),\n"
            "so allocation is a count-trailing-zeros and a shift: no free list.\n\n");
@@ -141,7 +144,7 @@ static NOINLINE void demo_bitmaps(void) {
 }
 
 static NOINLINE void demo_large(void) {
-    heading("3. A large object gets its own span");
+    demo_heading("3. A large object gets its own span");
     void *big = gm_malloc(100000);
     gm_span_info s;
     gm_span_inspect(big, &s);
@@ -168,7 +171,7 @@ static void print_memstats(const char *title, const gm_memstats *m) {
 }
 
 static NOINLINE void demo_memstats(void) {
-    heading("4. MemStats before and after");
+    demo_heading("4. MemStats before and after");
     gm_memstats before, after;
     gm_read_memstats(&before);
     print_memstats("before allocating 10,000 objects of 1..2000 bytes and 10 of 1 MiB:", &before);
@@ -482,7 +485,7 @@ static NOINLINE void demo_gc_steps(void) {
 }
 
 static NOINLINE void demo_gc(void) {
-    heading("5. The garbage collector: mark, sweep, finalizers, pacing");
+    demo_heading("5. The garbage collector: mark, sweep, finalizers, pacing");
     /* The earlier chapters' dead frames hold malloc addresses, and their
      * pages may now hold collected spans: clear them before demo_gc_steps'
      * frame (whose padding and unset locals are scanned) is built there. */
@@ -524,6 +527,11 @@ int main(int argc, char **argv) {
         demo_large();
         demo_memstats();
         demo_gc();
+        demo_containers();
+        return 0;
+    }
+    if (strcmp(argv[1], "demo-containers") == 0) { /* the containers chapter alone */
+        demo_containers();
         return 0;
     }
     if (strcmp(argv[1], "demo-gctrace") == 0) return cmd_demo_gctrace(); /* demo_gc_trace's child */
