@@ -42,7 +42,9 @@
  *  2. Stop the world (stoptheworld.c): GOMALLOC_SIGNAL to each registered
  *     thread; its handler saves registers and stack pointer and parks on a
  *     futex. A thread inside a lock-free allocation defers the stop to the
- *     end of it, so spans are never seen half-updated.
+ *     end of it, so spans are never seen half-updated. Then Go's
+ *     clearpools: every sync.Pool's victim is dropped and its contents
+ *     become the victim (pool.c).
  *  3. Mark (mgcmark.c): roots are every registered thread's stack (from
  *     its saved stack pointer) and registers, the writable segments of the
  *     program and of every loaded library (dl_iterate_phdr, read each
