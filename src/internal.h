@@ -518,4 +518,15 @@ GM_INTERNAL void gm__options_init(void);
 /* Parses Go's byte syntax ("512MiB", "1G", "4096"); false if malformed. */
 GM_INTERNAL bool gm__parse_bytes(const char *s, uint64_t *out);
 
+/* ---- alg.c -------------------------------------------------------------- */
+
+/* The hash functions of maps and the runtime's cheap random numbers. */
+struct gm_string; /* gomalloc/map.h */
+GM_INTERNAL void gm__alg_init(void);
+GM_INTERNAL uint64_t gm__memhash64(uint64_t key, uint64_t seed);
+GM_INTERNAL uint64_t gm__memhash32(uint32_t key, uint64_t seed);
+GM_INTERNAL uint64_t gm__memhash(const void *p, size_t n, uint64_t seed);
+GM_INTERNAL uint64_t gm__strhash(const struct gm_string *s, uint64_t seed);
+GM_INTERNAL uint64_t gm__rand(void);
+
 #endif /* GM_INTERNAL_H */

@@ -2,7 +2,8 @@
  * map: Go's map, the hmap of Go 1.23 and earlier (runtime/map.go and
  * map_fast32/64/str.go), over collected memory. See the top of malloc.c
  * for size classes and of mgc.c for the collector; the API is described in
- * include/gomalloc/map.h; the hash functions are in alg.c.
+ * include/gomalloc/map.h; the hash functions are in alg.c; iteration is in
+ * map_iter.c, and what the two files share in map.h.
  *
  * Layout
  * ------
@@ -59,36 +60,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
-#include "gomalloc/map.h"
-#include "gomalloc/slice.h"
+#include "map.h"
 
-/* alg.c (to move to internal.h's list with the other modules). */
-GM_INTERNAL void gm__alg_init(void);
-GM_INTERNAL uint64_t gm__memhash64(uint64_t key, uint64_t seed);
-GM_INTERNAL uint64_t gm__memhash32(uint32_t key, uint64_t seed);
-GM_INTERNAL uint64_t gm__memhash(const void *p, size_t n, uint64_t seed);
-GM_INTERNAL uint64_t gm__strhash(const gm_string *s, uint64_t seed);
-GM_INTERNAL uint64_t gm__rand(void);
-
-#define ALWAYS_INLINE __attribute__((always_inline)) inline
-
-enum {
-    BUCKET_CNT = 8,
-    LOAD_NUM = 13, /* load factor 6.5 = 13/2 */
-    LOAD_DEN = 2,
-    MAX_KEY_SIZE = 128, /* larger keys and values are stored indirectly */
-    MAX_ELEM_SIZE = 128,
-    DATA_OFFSET = 8, /* keys start after tophash[8] */
-};
-enum { EMPTY_REST = 0, EMPTY_ONE = 1, EVACUATED_X = 2, EVACUATED_Y = 3,
-       EVACUATED_EMPTY = 4, MIN_TOPHASH = 5 };
-enum { ITERATOR = 1, OLD_ITERATOR = 2, HASH_WRITING = 4, SAME_SIZE_GROW = 8 };
-#define NO_CHECK SIZE_MAX /* hiter.checkbucket: no old bucket to filter */
-
-/* The specialised paths (Go's map_fast32/64/str.go) are the generic code
- * compiled with the key kind as a constant. */
-enum { K_GENERIC, K_32, K_64, K_STR };
 /* op's four compiled variants (op_impl with a constant kind: Go's mapop,
  * mapop_fast32, _fast64, _faststr) and op_dispatch choosing by map type. */
 #define MAP_VARIANTS(op, ret, H)                                                          \
@@ -105,51 +78,6 @@ enum { K_GENERIC, K_32, K_64, K_STR };
         }                                                                                 \
     }
 
-/* Go's maptype with the bucket type derived from it; lives in the user's
- * gm_maptype_cache, filled once (state 0 -> 1 -> 2). Read-only after. */
-typedef struct maptype {
-    int state;
-    uint8_t fast;          /* K_* */
-    uint8_t keykind;       /* GM_KEY_* */
-    bool indirectkey, indirectelem;
-    bool needkeyupdate;    /* overwrite an equal key on assign (strings) */
-    bool keyptrs, elemptrs;/* slots hold pointers: cleared on delete */
-    bool noscan;           /* buckets pointer-free: overflow kept in extra */
-    uint32_t keysize;      /* slot sizes: K's size or 8 if indirect */
-    uint32_t elemsize;
-    uint32_t keybytes;     /* K's size (what is hashed and compared) */
-    uint32_t elembytes;
-    uint32_t elemoff;      /* first value slot */
-    uint32_t bucketsize;   /* overflow pointer at bucketsize - 8 */
-    gm_hashfn hasher;
-    gm_equalfn equal;
-    const gm_type *key, *elem;
-    gm_type bucket;        /* Go's bmap type: noscan, or tiled K/V bitmaps */
-    uint64_t gcdata[5];    /* bucket bitmap: up to 2064 bytes = 258 words */
-} maptype;
-_Static_assert(sizeof(maptype) <= sizeof(gm_maptype_cache), "gm_maptype_cache too small");
-_Static_assert(_Alignof(maptype) <= _Alignof(gm_maptype_cache), "gm_maptype_cache alignment");
-
-typedef struct mapextra {
-    gm_slice *overflow;    /* overflow buckets of buckets (noscan maps) */
-    gm_slice *oldoverflow; /* ... of oldbuckets */
-    uint8_t *nextoverflow; /* a free preallocated overflow bucket */
-} mapextra;
-
-/* Written by the one writer (hashWriting held), read by readers. */
-struct gm_map {
-    size_t count;          /* live entries: len() */
-    uint8_t flags;         /* ITERATOR | OLD_ITERATOR | HASH_WRITING | SAME_SIZE_GROW */
-    uint8_t B;             /* log2 of the number of buckets */
-    uint16_t noverflow;    /* overflow buckets, approximate for B >= 16 */
-    uint32_t hash0;        /* seed */
-    uint8_t *buckets;
-    uint8_t *oldbuckets;   /* half as many (or as many, same-size grow) */
-    uintptr_t nevacuate;   /* old buckets below are evacuated */
-    mapextra *extra;
-    const maptype *t;      /* not in Go's hmap: see the top of this file */
-};
-
 static const gm_type hmap_type = GM_TYPE(struct gm_map, buckets, oldbuckets, extra);
 static const gm_type mapextra_type = GM_TYPE(mapextra, overflow, oldoverflow, nextoverflow);
 static const gm_type slicehdr_type = GM_TYPE(gm_slice, array); /* new([]*bmap) */
@@ -157,51 +85,21 @@ static const gm_type bmapptr_type = GM_TYPE_POINTER(uint8_t *);
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static _Noreturn GM_NOINLINE void throw(const char *msg) { gm__fatal(msg, NULL); }
-
 static void *alloc_array(const gm_type *t, size_t n) {
     void *p = gm_new_array(t, n);
     if (GM_UNLIKELY(!p)) throw("runtime: out of memory");
     return p;
 }
 
-static inline uint8_t flags_load(const gm_map *h) { return GM_LOAD(&h->flags); }
 static inline void flags_store(gm_map *h, uint8_t f) { GM_STORE(&h->flags, f); }
-
-/* Go's isEmpty and evacuated. */
-static inline bool is_empty(uint8_t x) { return x <= EMPTY_ONE; }
-static inline bool evacuated(const uint8_t *b) {
-    return b[0] > EMPTY_ONE && b[0] < MIN_TOPHASH;
-}
 
 static inline uint8_t tophash(uint64_t hash) {
     uint8_t top = (uint8_t)(hash >> 56);
     return top < MIN_TOPHASH ? (uint8_t)(top + MIN_TOPHASH) : top;
 }
 
-static inline uintptr_t bucket_mask(uint8_t B) { return ((uintptr_t)1 << (B & 63)) - 1; }
-
-static inline uint8_t *bucket_at(const maptype *t, uint8_t *base, uintptr_t i) {
-    return base + i * t->bucketsize;
-}
-static inline uint8_t *key_at(const maptype *t, uint8_t *b, uintptr_t i) {
-    return b + DATA_OFFSET + i * t->keysize;
-}
-static inline uint8_t *elem_at(const maptype *t, uint8_t *b, uintptr_t i) {
-    return b + t->elemoff + i * t->elemsize;
-}
-static inline uint8_t *overflow_of(const maptype *t, uint8_t *b) {
-    uint8_t *o;
-    memcpy(&o, b + t->bucketsize - sizeof o, sizeof o);
-    return o;
-}
 static inline void set_overflow(const maptype *t, uint8_t *b, uint8_t *ovf) {
     memcpy(b + t->bucketsize - sizeof ovf, &ovf, sizeof ovf);
-}
-static inline void *deref(void *slot) {
-    void *p;
-    memcpy(&p, slot, sizeof p);
-    return p;
 }
 
 /* Go's overLoadFactor: count > 8 and count > 6.5 * 2^B. */
@@ -216,50 +114,7 @@ static inline bool too_many_overflow_buckets(uint16_t noverflow, uint8_t B) {
     return noverflow >= (uint16_t)(1u << B);
 }
 
-static inline bool growing(const gm_map *h) { return h->oldbuckets != NULL; }
-static inline bool same_size_grow(const gm_map *h) {
-    return (flags_load(h) & SAME_SIZE_GROW) != 0;
-}
-/* Number of old buckets while growing. */
-static inline uintptr_t noldbuckets(const gm_map *h) {
-    uint8_t oldB = h->B;
-    if (!same_size_grow(h)) oldB--;
-    return (uintptr_t)1 << oldB;
-}
-static inline uintptr_t oldbucket_mask(const gm_map *h) { return noldbuckets(h) - 1; }
-
 /* ---- hashing and comparing keys ----------------------------------------------- */
-
-static ALWAYS_INLINE uint64_t hash_key(const maptype *t, const void *key, uint32_t seed,
-                                       int kind) {
-    uint64_t k64;
-    uint32_t k32;
-    switch (kind) {
-    case K_64:
-        memcpy(&k64, key, 8);
-        return gm__memhash64(k64, seed);
-    case K_32:
-        memcpy(&k32, key, 4);
-        return gm__memhash32(k32, seed);
-    case K_STR:
-        return gm__strhash(key, seed);
-    default:
-        break;
-    }
-    if (t->keykind == GM_KEY_MEM) {
-        if (t->keybytes == 8) {
-            memcpy(&k64, key, 8);
-            return gm__memhash64(k64, seed);
-        }
-        if (t->keybytes == 4) {
-            memcpy(&k32, key, 4);
-            return gm__memhash32(k32, seed);
-        }
-        return gm__memhash(key, t->keybytes, seed);
-    }
-    if (t->keykind == GM_KEY_STRING) return gm__strhash(key, seed);
-    return t->hasher(key, seed);
-}
 
 static inline bool str_equal(const gm_string *a, const gm_string *b) {
     return a->len == b->len && (a->ptr == b->ptr || memcmp(a->ptr, b->ptr, a->len) == 0);
@@ -427,7 +282,7 @@ static mapextra *extra_of(gm_map *h) {
 }
 
 /* Go's createOverflow: mapextra and its overflow list, if missing. */
-static void create_overflow(gm_map *h) {
+void gm__map_create_overflow(gm_map *h) {
     mapextra *x = extra_of(h);
     if (!x->overflow) x->overflow = alloc_array(&slicehdr_type, 1);
 }
@@ -460,7 +315,7 @@ static GM_NOINLINE uint8_t *newoverflow(gm_map *h, uint8_t *b) {
     }
     incrnoverflow(h);
     if (t->noscan) {
-        create_overflow(h);
+        gm__map_create_overflow(h);
         *h->extra->overflow = gm_append(*h->extra->overflow, &bmapptr_type, &ovf, 1);
     }
     set_overflow(t, b, ovf);
@@ -708,7 +563,7 @@ void *gm_map_access(const gm_map *m, const void *key) {
 
 /* Go's mapaccessK: the key and value slots (indirections followed) for an
  * iterator whose entry has moved; false if the key is gone. */
-static bool access_k(const gm_map *h, const void *key, void **kp, void **ep) {
+bool gm__map_access_k(const gm_map *h, const void *key, void **kp, void **ep) {
     if (h == NULL || h->count == 0) return false;
     const maptype *t = h->t;
     uint64_t hash = hash_key(t, key, h->hash0, K_GENERIC);
@@ -947,113 +802,6 @@ void gm_map_clear(gm_map *h) {
     f = flags_load(h);
     if (!(f & HASH_WRITING)) throw("concurrent map writes");
     flags_store(h, f & (uint8_t)~HASH_WRITING);
-}
-
-/* ---- iteration (Go's mapiterinit, mapiternext) -------------------------------------------- */
-
-void gm_map_iter_init(gm_map_iter *it, gm_map *h) {
-    memset(it, 0, sizeof *it);
-    if (h == NULL || h->count == 0) return;
-    const maptype *t = h->t;
-    it->h = h;
-    it->B = h->B;
-    it->buckets = h->buckets;
-    if (t->noscan) {
-        /* The buckets' overflow pointers are invisible to the collector:
-         * hold the overflow lists, which the map may drop mid-iteration. */
-        create_overflow(h);
-        it->overflow = h->extra->overflow;
-        it->oldoverflow = h->extra->oldoverflow;
-    }
-    uint64_t r = gm__rand();
-    it->startbucket = (size_t)(r & bucket_mask(h->B));
-    it->offset = (uint8_t)((r >> h->B) & (BUCKET_CNT - 1));
-    it->bucket = it->startbucket;
-    uint8_t f = flags_load(h);
-    if ((f & (ITERATOR | OLD_ITERATOR)) != (ITERATOR | OLD_ITERATOR))
-        __atomic_fetch_or(&h->flags, ITERATOR | OLD_ITERATOR, __ATOMIC_RELAXED);
-    gm_map_iter_next(it);
-}
-
-/* Whether an entry of old bucket b (not yet evacuated) belongs to new
- * bucket checkbucket of a doubled table: the others are returned when
- * the iterator reaches their own bucket. */
-static bool in_check_bucket(const gm_map_iter *it, const void *k) {
-    const gm_map *h = it->h;
-    uint64_t hash = hash_key(h->t, k, h->hash0, K_GENERIC);
-    return (hash & bucket_mask(it->B)) == it->checkbucket;
-}
-
-/* Slot i of the current bucket as the iterator's result, if it is one. */
-static bool iter_take(gm_map_iter *it, uint8_t *b, uintptr_t i) {
-    gm_map *h = it->h;
-    const maptype *t = h->t;
-    uint8_t top = b[i];
-    if (is_empty(top) || top == EVACUATED_EMPTY) return false;
-    void *k = key_at(t, b, i), *e = elem_at(t, b, i);
-    if (t->indirectkey) k = deref(k);
-    if (it->checkbucket != NO_CHECK && !same_size_grow(h) && !in_check_bucket(it, k))
-        return false;
-    if (top != EVACUATED_X && top != EVACUATED_Y) {
-        /* still where the iterator started: the data is current */
-        it->key = k;
-        it->elem = t->indirectelem ? deref(e) : e;
-        return true;
-    }
-    /* The table grew since the iterator started and this key moved: it
-     * may have been deleted, updated or deleted and reinserted since. */
-    return access_k(h, k, &it->key, &it->elem);
-}
-
-bool gm_map_iter_next(gm_map_iter *it) {
-    gm_map *h = it->h;
-    if (h == NULL) {
-        it->key = it->elem = NULL;
-        return false;
-    }
-    if (flags_load(h) & HASH_WRITING) throw("concurrent map iteration and map write");
-    const maptype *t = h->t;
-    uint8_t *b = it->bptr;
-    uintptr_t i = it->i;
-    for (;;) {
-        if (b == NULL) {
-            if (it->bucket == it->startbucket && it->wrapped) {
-                it->key = it->elem = NULL;
-                return false;
-            }
-            if (growing(h) && it->B == h->B) {
-                /* Started mid-grow and the grow is not over: if this
-                 * bucket's old bucket is not evacuated yet, walk the old
-                 * one, keeping only the entries bound for this bucket. */
-                uintptr_t oldbucket = it->bucket & oldbucket_mask(h);
-                b = bucket_at(t, h->oldbuckets, oldbucket);
-                if (!evacuated(b)) {
-                    it->checkbucket = it->bucket;
-                } else {
-                    b = bucket_at(t, it->buckets, it->bucket);
-                    it->checkbucket = NO_CHECK;
-                }
-            } else {
-                b = bucket_at(t, it->buckets, it->bucket);
-                it->checkbucket = NO_CHECK;
-            }
-            if (++it->bucket == ((size_t)1 << it->B)) {
-                it->bucket = 0;
-                it->wrapped = 1;
-            }
-            i = 0;
-        }
-        for (; i < BUCKET_CNT; i++) {
-            uintptr_t offi = (i + it->offset) & (BUCKET_CNT - 1);
-            if (iter_take(it, b, offi)) {
-                it->bptr = b;
-                it->i = (uint8_t)(i + 1);
-                return true;
-            }
-        }
-        b = overflow_of(t, b);
-        i = 0;
-    }
 }
 
 /* ---- observability -------------------------------------------------------------------------- */
