@@ -1,0 +1,3 @@
+module gomalloc/tests/mapallocs
+
+go 1.23
