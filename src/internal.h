@@ -478,6 +478,22 @@ static inline int gm__size_to_class(size_t size) {
         return gm__size_to_class8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
     return gm__class128(size);
 }
+/* Go's roundupsize (msize.go, 1.22+): the bytes mallocgc hands out for a
+ * request of size, less the 8-byte malloc header that Go puts in front of
+ * a pointerful (!noscan) object over 512 bytes. Containers size their
+ * arrays with it so that capacities and bucket counts are Go's; our typed
+ * objects keep their pointer bits in the span, so our block is never larger
+ * than Go's. */
+static inline size_t gm__roundupsize(size_t size, bool noscan) {
+    enum { MALLOC_HEADER = 8, MIN_SIZE_FOR_HEADER = 512 };
+    if (size <= GM_MAX_SMALL_SIZE - MALLOC_HEADER) {
+        size_t req = size + (!noscan && size > MIN_SIZE_FOR_HEADER ? MALLOC_HEADER : 0);
+        return gm__class_to_size[gm__size_to_class(req)] - (req - size);
+    }
+    size_t req = size + GM_PAGE_SIZE - 1;
+    return req < size ? size : req & ~((size_t)GM_PAGE_SIZE - 1);
+}
+
 /* The class of a malloc-family or gm_new block: Go's, except 17..24 bytes
  * take the 32-byte class, so every block of 16 bytes or more is 16-byte
  * aligned (see "Alignment" in malloc.c). */

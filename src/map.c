@@ -228,24 +228,6 @@ static const maptype *maptype_of(const gm_maptype *ut) {
 
 /* ---- bucket arrays and overflow buckets ----------------------------------------- */
 
-/* Go's roundupsize (1.22+): the bytes mallocgc hands out for size, less
- * the 8-byte malloc header a pointerful object over 512 bytes carries in
- * Go. Our typed objects have no header, so our block is never larger than
- * Go's; the number of buckets is Go's. */
-static size_t go_roundupsize(size_t size, bool noscan) {
-    if (size <= GM_MAX_SMALL_SIZE - 8) {
-        size_t req = size;
-        if (!noscan && req > 512) req += 8;
-        unsigned cls = req <= GM_SMALL_SIZE_MAX - 8
-                           ? gm__size_to_class8[(req + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV]
-                           : gm__size_to_class128[(req - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
-                                                  GM_LARGE_SIZE_DIV];
-        return gm__class_to_size[cls] - (req - size);
-    }
-    size_t req = size + GM_PAGE_SIZE - 1;
-    return req < size ? size : req & ~((size_t)GM_PAGE_SIZE - 1);
-}
-
 /* Buckets in the array makeBucketArray makes for 2^b. */
 static size_t bucket_array_len(const maptype *t, uint8_t b) {
     size_t n = (size_t)1 << b;
@@ -253,7 +235,7 @@ static size_t bucket_array_len(const maptype *t, uint8_t b) {
         /* room for the overflow buckets the median map of this B needs,
          * and whatever else the size class holds */
         n += (size_t)1 << (b - 4);
-        size_t sz = t->bucketsize * n, up = go_roundupsize(sz, t->noscan);
+        size_t sz = t->bucketsize * n, up = gm__roundupsize(sz, t->noscan);
         if (up != sz) n = up / t->bucketsize;
     }
     return n;

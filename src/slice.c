@@ -24,11 +24,6 @@
 
 /* Go's maxAlloc on linux/amd64: no allocation exceeds the address space. */
 #define MAX_ALLOC ((size_t)1 << GM_ADDR_BITS)
-/* Go 1.22+ puts a pointerful object's type in an 8-byte malloc header when
- * the object is too big for heap bits in its span (more than 512 bytes);
- * roundupsize accounts for it so that append's capacity is Go's. */
-#define MALLOC_HEADER_SIZE 8
-#define MIN_SIZE_FOR_MALLOC_HEADER 512
 /* nextslicecap: below this capacity, double. */
 #define GROWTH_THRESHOLD 256
 
@@ -121,24 +116,6 @@ static size_t nextslicecap(size_t newlen, size_t oldcap) {
     return newcap > (size_t)PTRDIFF_MAX ? newlen : newcap;
 }
 
-/* Go's roundupsize: the bytes mallocgc will really hand out for size.
- * For a pointerful object with a malloc header the header takes the first
- * 8 bytes of the class, so they are not part of the capacity. */
-static size_t roundupsize(size_t size, bool noscan) {
-    if (size <= GM_MAX_SMALL_SIZE - MALLOC_HEADER_SIZE) {
-        size_t req = size;
-        if (!noscan && req > MIN_SIZE_FOR_MALLOC_HEADER) req += MALLOC_HEADER_SIZE;
-        unsigned cls = req <= GM_SMALL_SIZE_MAX - 8
-                           ? gm__size_to_class8[(req + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV]
-                           : gm__size_to_class128[(req - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
-                                                  GM_LARGE_SIZE_DIV];
-        return gm__class_to_size[cls] - (req - size);
-    }
-    size_t req = size + GM_PAGE_SIZE - 1;
-    if (req < size) return size;
-    return req & ~((size_t)GM_PAGE_SIZE - 1);
-}
-
 size_t gm_growslice_cap(size_t oldcap, size_t newlen, const gm_type *elem) {
     if (GM_UNLIKELY(newlen > (size_t)PTRDIFF_MAX)) panic_growslice();
     /* Zero-size elements need no memory, so no room to spare either. */
@@ -146,7 +123,7 @@ size_t gm_growslice_cap(size_t oldcap, size_t newlen, const gm_type *elem) {
     size_t mem, newcap = nextslicecap(newlen, oldcap);
     if (GM_UNLIKELY(!mem_in_range(elem->size, newcap, &mem))) panic_growslice();
     /* maxAlloc is a whole number of pages, so rounding stays within it. */
-    return roundupsize(mem, elem->ptrdata == 0) / elem->size;
+    return gm__roundupsize(mem, elem->ptrdata == 0) / elem->size;
 }
 
 /* Go's growslice: a new array of the grown capacity holding s's elements
