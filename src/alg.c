@@ -159,13 +159,7 @@ AES_TARGET static uint64_t aes_hash64(uint64_t x, uint64_t seed) {
     return (uint64_t)_mm_cvtsi128_si64(v);
 }
 
-AES_TARGET static uint64_t aes_hash32(uint32_t x, uint64_t seed) {
-    __m128i v = _mm_set_epi64x((long long)x, (long long)seed);
-    v = _mm_aesenc_si128(v, aes_key(0));
-    v = _mm_aesenc_si128(v, aes_key(1));
-    v = _mm_aesenc_si128(v, aes_key(2));
-    return (uint64_t)_mm_cvtsi128_si64(v);
-}
+AES_TARGET static uint64_t aes_hash32(uint32_t x, uint64_t seed) { return aes_hash64(x, seed); }
 
 /* One 16-byte block absorbed into lane v. */
 AES_TARGET static inline __m128i aes_absorb(__m128i v, const uint8_t *p, __m128i k) {
