@@ -6,7 +6,8 @@
 # BENCHES, ALL_WORKLOADS, CMDLINE, RUNS, ELAPSED, LOADS, DISTURBED, QUICK,
 # SKIPPED, ROOT, PRELOAD, WORK_FS) and keeps the fast-path section that
 # bench/count-instructions.sh wrote into OUT, and the garbage-collector
-# section of bench/gc.sh (between <!-- gc:begin --> and <!-- gc:end -->).
+# section of bench/gc.sh (between <!-- gc:begin --> and <!-- gc:end -->) and
+# the containers section of bench/containers.sh (<!-- containers:begin -->).
 
 raw_runs() {
   awk -F'\t' '
@@ -32,13 +33,17 @@ raw_runs() {
 }
 
 write_results() {
-  local out=$1 fastpath="" gcsection=""
+  local out=$1 fastpath="" gcsection="" containers=""
   if [ -f "$out" ] && grep -q '<!-- fastpath:begin -->' "$out"; then
     fastpath=$(sed -n '/<!-- fastpath:begin -->/,/<!-- fastpath:end -->/p' "$out")
   fi
   # the "Garbage collector" section that bench/gc.sh --write keeps there
   if [ -f "$out" ] && grep -q '<!-- gc:begin -->' "$out"; then
     gcsection=$(sed -n '/<!-- gc:begin -->/,/<!-- gc:end -->/p' "$out")
+  fi
+  # the "Containers" section that bench/containers.sh --write keeps there
+  if [ -f "$out" ] && grep -q '<!-- containers:begin -->' "$out"; then
+    containers=$(sed -n '/<!-- containers:begin -->/,/<!-- containers:end -->/p' "$out")
   fi
   if [ -z "$fastpath" ]; then
     # shellcheck disable=SC2016 # backquotes are Markdown here
@@ -181,10 +186,12 @@ via LD_PRELOAD into the plain-malloc build, for each peer.
 
 EOF
     echo "$fastpath"
-    if [ -n "$gcsection" ]; then
-      echo
-      echo "$gcsection"
-    fi
+    for section in "$gcsection" "$containers"; do
+      if [ -n "$section" ]; then
+        echo
+        echo "$section"
+      fi
+    done
   } >"$out.tmp"
   mv "$out.tmp" "$out"
 }

@@ -1,0 +1,3 @@
+module gomalloc/bench/containers
+
+go 1.19
