@@ -50,8 +50,11 @@ struct gm_gthread {
     int nosuspend;        /* [own] > 0: a stop request is deferred (volatile use) */
     uint32_t pending;     /* stop epoch + 1 deferred by the handler; 0 if none [own] */
     uint32_t ack_epoch;   /* [stw] the stop epoch this thread acknowledged (release) */
-    uint32_t gclock_wait; /* [own] 1 while waiting for the gc lock, context saved
-                             (release): counts as stopped, no signal needed */
+    uint32_t blocked;     /* 1 while asleep outside the heap with its context
+                             saved (waiting for the gc lock, or parked in a
+                             channel): counts as stopped, no signal needed; 2
+                             once a stop has claimed it. Set and cleared by
+                             the thread, claimed by the collector (SC CAS) */
     int tid;              /* kernel thread id; immutable */
     uintptr_t stack_lo, stack_hi; /* the thread's stack; immutable */
     uintptr_t sp;         /* [stw] stack pointer when suspended */
@@ -79,6 +82,10 @@ GM_INTERNAL void gm__stw_fork_child(void);
 GM_INTERNAL void gm__stw_install(void); /* once, at the first gm_new or gm_gc */
 GM_INTERNAL void gm__save_self(void);   /* see stoptheworld.c; before a cycle */
 GM_INTERNAL void gm__gc_lock_slow(gm_gthread *t, bool save);
+/* Around a sleep outside the heap (channels): asleep, the thread counts as
+ * stopped, so collections need not signal it; see stoptheworld.c. */
+GM_INTERNAL void gm__blocking_begin(void);
+GM_INTERNAL void gm__blocking_end(void);
 /* The C library's pthread_create, never the preloaded override (which
  * registers threads). */
 GM_INTERNAL int gm__sys_pthread_create(pthread_t *th, const pthread_attr_t *attr,

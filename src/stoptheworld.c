@@ -87,7 +87,7 @@ static void suspend_handler(int sig, siginfo_t *info, void *ucv) {
     uint32_t epoch = GM_LOAD_ACQ(&stw_epoch);
     /* A thread waiting for the gc lock already counts as stopped, with its
      * context saved: a late signal must not rewrite it under the marker. */
-    if (t && !t->gclock_wait && GM_LOAD_ACQ(&stw_active) &&
+    if (t && !GM_LOAD(&t->blocked) && GM_LOAD_ACQ(&stw_active) &&
         GM_LOAD(&t->ack_epoch) != epoch + 1) {
         if (t->nosuspend > 0) {
             t->pending = epoch + 1;
@@ -284,15 +284,58 @@ int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 GM_NOINLINE void gm__gc_lock_slow(gm_gthread *t, bool save) {
     if (save) gm__save_self();
-    GM_STORE_REL(&t->gclock_wait, 1);
+    GM_STORE_SC(&t->blocked, 1);
     gm__lock_park(&gm__gc_lock);
-    GM_STORE(&t->gclock_wait, 0);
+    GM_STORE(&t->blocked, 0); /* the cycle is over: it held the gc lock */
 }
 
-/* Stopped: acknowledged this stop, or waiting for the gc lock (which the
- * collector holds until the world restarts). */
-static bool stopped(const gm_gthread *t, uint32_t epoch) {
-    return GM_LOAD_ACQ(&t->ack_epoch) == epoch + 1 || GM_LOAD_ACQ(&t->gclock_wait);
+/* Go's entersyscallblock/exitsyscall for a registered thread that is
+ * about to sleep outside the heap (a channel wait): asleep, it counts as
+ * stopped with the context saved here, so a collection neither signals it
+ * (a signal would only wake it; under ThreadSanitizer it would not even
+ * arrive while the thread sleeps in a raw futex) nor waits for it. The
+ * caller's frames stay as they are while it sleeps. */
+GM_NOINLINE void gm__blocking_begin(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (!t) return;
+    gm__save_self();
+    GM_STORE_SC(&t->blocked, 1);
+}
+
+/* Awake again. A stop that found the thread asleep claimed it (blocked
+ * 1 -> 2) and may be scanning the saved context: then wait for the world
+ * to restart before running, and release the claim once no stop is in
+ * progress. Unclaimed (1 -> 0 wins), the collector sees the thread running
+ * and signals it as any other. */
+void gm__blocking_end(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (!t) return;
+    for (;;) {
+        uint32_t v = 1;
+        if (__atomic_compare_exchange_n(&t->blocked, &v, 0, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return;
+        uint32_t epoch = GM_LOAD_ACQ(&stw_epoch);
+        if (GM_LOAD_SC(&stw_active)) {
+            while (GM_LOAD_ACQ(&stw_epoch) == epoch) gm__futex_wait(&stw_epoch, epoch, 0);
+        } else {
+            v = 2; /* a finished stop's claim */
+            __atomic_compare_exchange_n(&t->blocked, &v, 1, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST);
+        }
+    }
+}
+
+/* Stopped: acknowledged this stop, or asleep with its context saved
+ * (waiting for the gc lock, which the collector holds until the world
+ * restarts, or parked in a channel: see gm__blocking_begin). */
+static bool stopped(gm_gthread *t, uint32_t epoch) {
+    if (GM_LOAD_ACQ(&t->ack_epoch) == epoch + 1) return true;
+    uint32_t b = 1; /* asleep: claim it, so it cannot run until the restart */
+    if (__atomic_compare_exchange_n(&t->blocked, &b, 2, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+        return true;
+    return b == 2;
 }
 
 static int signal_thread(gm_gthread *t) {

@@ -4,5 +4,6 @@
 
 void demo_heading(const char *title);
 void demo_containers(void); /* demo_containers.c: make, append, maps */
+void demo_chan(void);       /* demo_chan.c: makechan's three cases */
 
 #endif

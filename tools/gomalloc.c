@@ -2,7 +2,7 @@
  * gomalloc: the command-line tool.
  *
  *   gomalloc demo          walk through the allocator with live data
- *   gomalloc demo-containers  only its chapter on make, append and maps
+ *   gomalloc demo-containers  only its chapters on make, append, maps, channels
  *   gomalloc run [--stats] [--stats-file F] [--] CMD [ARGS...]
  *                          run any program with gomalloc as its malloc
  *   gomalloc sizeclasses   print the size-class table
@@ -36,7 +36,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: gomalloc <command>\n\n"
                "commands:\n"
                "  demo          walk through Go's allocator design on the live heap\n"
-               "  demo-containers  only the demo's chapter on make, append and maps\n"
+               "  demo-containers  only the demo's chapters on make, append, maps, channels\n"
                "  run [--stats] [--stats-file F] [--] CMD [ARGS...]\n"
                "                run CMD with gomalloc preloaded as its malloc; --stats\n"
                "                prints a heap summary when CMD exits\n"
@@ -528,10 +528,12 @@ int main(int argc, char **argv) {
         demo_memstats();
         demo_gc();
         demo_containers();
+        demo_chan();
         return 0;
     }
-    if (strcmp(argv[1], "demo-containers") == 0) { /* the containers chapter alone */
+    if (strcmp(argv[1], "demo-containers") == 0) { /* the containers chapters alone */
         demo_containers();
+        demo_chan();
         return 0;
     }
     if (strcmp(argv[1], "demo-gctrace") == 0) return cmd_demo_gctrace(); /* demo_gc_trace's child */
