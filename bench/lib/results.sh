@@ -7,7 +7,8 @@
 # SKIPPED, ROOT, PRELOAD, WORK_FS) and keeps the fast-path section that
 # bench/count-instructions.sh wrote into OUT, and the garbage-collector
 # section of bench/gc.sh (between <!-- gc:begin --> and <!-- gc:end -->) and
-# the containers section of bench/containers.sh (<!-- containers:begin -->).
+# the containers section of bench/containers.sh (<!-- containers:begin -->)
+# and the channels section of bench/chan.sh (<!-- chan:begin -->).
 
 raw_runs() {
   awk -F'\t' '
@@ -33,7 +34,7 @@ raw_runs() {
 }
 
 write_results() {
-  local out=$1 fastpath="" gcsection="" containers=""
+  local out=$1 fastpath="" gcsection="" containers="" chansection=""
   if [ -f "$out" ] && grep -q '<!-- fastpath:begin -->' "$out"; then
     fastpath=$(sed -n '/<!-- fastpath:begin -->/,/<!-- fastpath:end -->/p' "$out")
   fi
@@ -44,6 +45,10 @@ write_results() {
   # the "Containers" section that bench/containers.sh --write keeps there
   if [ -f "$out" ] && grep -q '<!-- containers:begin -->' "$out"; then
     containers=$(sed -n '/<!-- containers:begin -->/,/<!-- containers:end -->/p' "$out")
+  fi
+  # the "Channels" section that bench/chan.sh --write keeps there
+  if [ -f "$out" ] && grep -q '<!-- chan:begin -->' "$out"; then
+    chansection=$(sed -n '/<!-- chan:begin -->/,/<!-- chan:end -->/p' "$out")
   fi
   if [ -z "$fastpath" ]; then
     # shellcheck disable=SC2016 # backquotes are Markdown here
@@ -186,7 +191,7 @@ via LD_PRELOAD into the plain-malloc build, for each peer.
 
 EOF
     echo "$fastpath"
-    for section in "$gcsection" "$containers"; do
+    for section in "$gcsection" "$containers" "$chansection"; do
       if [ -n "$section" ]; then
         echo
         echo "$section"

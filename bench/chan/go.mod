@@ -1,0 +1,3 @@
+module gomalloc/bench/chan
+
+go 1.19
