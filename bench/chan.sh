@@ -219,217 +219,63 @@ program_path() {
   esac
 }
 
-VARIANTS=()
-SKIPPED=()
-for v in "${ALL_VARIANTS[@]}"; do
-  want_variant "$v" || continue
-  if [ -n "${SKIP_V[$v]:-}" ]; then SKIPPED+=("$v (${SKIP_V[$v]})"); continue; fi
-  VARIANTS+=("$v")
-done
-[ ${#VARIANTS[@]} -gt 0 ] || die "no variant to run"
-for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do note "n/a: $s"; done
-
-declare -A RUNS_OF=()
-for w in "${WORKLOADS[@]}"; do
-  list=""
-  for v in "${VARIANTS[@]}"; do
-    prog=$(program_path "$w" "$v")
-    [ -n "$prog" ] || continue
-    if [ ! -x "$prog" ]; then
-      SKIPPED+=("$w/$v ($prog not built)")
-      note "n/a: $w/$v: $prog not built"
-      continue
-    fi
-    list+="${list:+ }$v"
-  done
-  RUNS_OF[$w]=$list
-done
-
-# ---- Run ----------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gomalloc-chan-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-RESULTS="$WORK/results.tsv" # workload variant round wall rss-KiB rc result-line other-cores user sys
-PHASES="$WORK/phases.tsv"   # workload variant round phase ns-per-op
-: >"$RESULTS"
-: >"$PHASES"
-TIMEOUT=120
-[ "$QUICK" = 0 ] || TIMEOUT=60
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-total=0
-for w in "${WORKLOADS[@]}"; do read -r -a vs <<<"${RUNS_OF[$w]}"; total=$((total + RUNS * ${#vs[@]})); done
-[ "$total" -gt 0 ] || die "nothing to run"
-done_runs=0
-failures=0
-START=$(date +%s)
-
-# other_load: how many cores other work kept busy over the last 0.5 s (as
-# bench/run.sh: the non-idle share of /proc/stat's cpu line times the CPUs).
-other_load() {
-  local a b
-  a=$(head -n 1 /proc/stat 2>/dev/null) || { echo "?"; return; }
-  sleep 0.5
-  b=$(head -n 1 /proc/stat)
-  printf '%s|%s\n' "$a" "$b" | awk -F'|' -v n="$(nproc)" '{
-    split($1, x, " "); split($2, y, " "); t = 0
-    for (i = 2; i <= 9; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.1f", (t > 0) ? n * (t - idle) / t : 0 }'
-}
-busy() { awk -v l="$1" -v t="$2" 'BEGIN { exit !(l + 0 >= t) }'; }
-
-# run_one WORKLOAD VARIANT ROUND: one timed run, appended to results.tsv and
-# (its phase lines) to phases.tsv.
-run_one() {
-  local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog t rss u s chk stat0 stat1 other flag
-  prog=$(program_path "$w" "$v")
-  read -r -a ARGS <<<"${ARGS_OF[$w]}"
-  stat0=$(head -n 1 /proc/stat 2>/dev/null || true)
-  env -u GOGC -u GOMEMLIMIT -u GODEBUG -u LD_PRELOAD GOMAXPROCS=2 \
-    "$RUNONE" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" >"$base.out" 2>"$base.err" || rc=$?
-  stat1=$(head -n 1 /proc/stat 2>/dev/null || true)
-  done_runs=$((done_runs + 1))
-  chk=$(grep -m 1 -E "^(pingpong|buffered|select) " "$base.out" 2>/dev/null | tr '\t' ' ') || true
-  if [ "$rc" -ne 0 ] || [ ! -s "$base.res" ] || [ -z "$chk" ]; then
-    failures=$((failures + 1))
-    printf 'chan.sh: [%d/%d] %s %s round %d FAILED (exit %d):\n' "$done_runs" "$total" "$w" "$v" "$r" "$rc" >&2
-    { tail -n 5 "$base.out"; tail -n 10 "$base.err"; } >&2 || true
-    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t0\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
-    return
-  fi
-  read -r t rss _ u s <"$base.res"
-  # Cores kept busy by other work during the run (as bench/run.sh): the
-  # machine's non-idle CPU time over the run less the run's own, over its
-  # wall time; not judged for runs under 0.2 s (clock ticks are coarse).
-  other=$(awk -v a="$stat0" -v b="$stat1" -v hz="$CLK_TCK" -v u="$u" -v s="$s" -v t="$t" 'BEGIN {
-    if (split(a, x, " ") < 9 || split(b, y, " ") < 9 || t + 0 < 0.2) { print 0; exit }
-    busy = 0
-    for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
-    o = ((busy - 2) / hz - u - s) / t
-    printf "%.2f", (o < 0) ? 0 : o }')
-  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" "$other" "$u" "$s" >>"$RESULTS"
-  awk -v w="$w" -v v="$v" -v r="$r" '$1 == "phase" {
-      for (i = 3; i <= NF; i++) if ($i ~ /^ns_per_op=/) { sub(/^ns_per_op=/, "", $i); printf "%s\t%s\t%s\t%s\t%s\n", w, v, r, $2, $i } }' \
-    "$base.out" >>"$PHASES"
-  flag=""
-  if busy "$other" 0.25; then flag="  (other work: $other cores)"; fi
+# run_progress W V R T RSS BASE FLAG: the progress line of a run (bench/lib/suite.sh).
+run_progress() {
+  local w=$1 v=$2 r=$3 t=$4 rss=$5 base=$6 flag=$7
   printf 'chan.sh: [%3d/%d] %-14s %-10s round %d: %8.3f s %7.1f MiB %10s ns/op%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
     "$t" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
     "$(awk '$1 == "phase" { for (i = 3; i <= NF; i++) if ($i ~ /^ns_per_op=/) { sub(/^ns_per_op=/, "", $i); print $i; exit } }' "$base.out")" "$flag" >&2
 }
 
-LOADS=""
-note "running ${#WORKLOADS[@]} workloads, $RUNS round(s), variants ${VARIANTS[*]}"
-for ((r = 1; r <= RUNS; r++)); do
-  load=$(other_load)
-  waited=0
-  while [ "$waited" -lt "$WAIT_QUIET" ] && busy "$load" 0.5; do
-    [ "$waited" -gt 0 ] || note "other work keeps $load cores busy: waiting up to ${WAIT_QUIET} s for a quiet machine"
-    sleep 1.5
-    waited=$((waited + 2))
-    load=$(other_load)
-  done
-  LOADS+="${LOADS:+ }$load"
-  if busy "$load" 0.5; then note "warning: other work kept $load cores busy before round $r: expect noise"; fi
-  for w in "${WORKLOADS[@]}"; do
-    read -r -a vs <<<"${RUNS_OF[$w]}"
-    n=${#vs[@]}
-    for ((k = 0; k < n; k++)); do
-      run_one "$w" "${vs[$(((k + r - 1) % n))]}" "$r"
-    done
-  done
-done
-ELAPSED=$(($(date +%s) - START))
-note "done in ${ELAPSED} s"
+# ---- Run ----------------------------------------------------------------------
+SUITE_NAME=chan
+SUITE_TITLE=Channels
+SUITE_QUICK_WHAT="a tenth of the items"
+SUITE_RESULT_RE="^(pingpong|buffered|select) "
+SUITE_ENV=(GOMAXPROCS=2)
+# shellcheck source=bench/lib/suite.sh
+source "$ROOT/bench/lib/suite.sh"
+suite_select
+suite_start 120
+suite_rounds
 
 # ---- Report -------------------------------------------------------------------
 TABLE=$(awk -f "$ROOT/bench/chan/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v buf_go_target="$BUF_GO_TARGET" -v ping_go_target="$PING_GO_TARGET" -v quick="$QUICK" \
   -v phases_file="$PHASES" "$RESULTS")
-MISMATCH=0
-if grep -qE "MISMATCH|FAILED" <<<"$TABLE"; then MISMATCH=1; fi
-DISTURBED=$(awk -F'\t' '$4 != "FAIL" { n++; if ($8 + 0 >= 0.25) d++; if ($8 + 0 > m) m = $8 + 0 }
-  END { printf "%d of %d runs had other work keeping 0.25 cores or more busy beside them (at most %.1f)", d, n, m }' "$RESULTS")
+suite_summary
 
-echo "$TABLE"
-echo
-if [ "$QUICK" = 1 ]; then echo "(--quick: a tenth of the items, $RUNS round(s); not for comparison)"; fi
-echo "Machine load: CPU cores busy with other work before each round: $LOADS; $DISTURBED."
-[ ${#SKIPPED[@]} -eq 0 ] || echo "n/a: ${SKIPPED[*]}."
-[ "$MISMATCH" = 0 ] || { echo; echo "WARNING: some runs failed or their result lines disagree (see above)."; }
-
-# ---- bench/RESULTS.md ---------------------------------------------------------
-write_section() {
-  local out=$1 sec="$WORK/chan-section.md" cpu mem w
-  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
-  pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
-  {
-    echo "<!-- chan:begin -->"
-    echo "## Channels"
-    echo
-    echo "Written by \`./bench/chan.sh --write\` (bench/chan/: the same program in C"
-    echo "on gomalloc's \`gm_chan\`/\`gm_select\` with one pthread per goroutine, in Go"
-    echo "with GOMAXPROCS=2, and in C++ on moodycamel's concurrentqueue; the"
-    echo "workloads are specified in bench/chan/chb_common.h, the variants at the top"
-    echo "of bench/chan.sh). Elements are int64."
-    echo
-    echo "| workload | what it does | arguments |"
-    echo "|---|---|---|"
-    local d
-    for w in "${WORKLOADS[@]}"; do
-      case "$w" in
-        pingpong) d="unbuffered ping-pong: main sends v on one channel, an echo thread answers 2v+1 on another; ns per round trip (after 10,000 untimed warm-up round trips)" ;;
-        buf-1x1-*) d="1 producer, 1 consumer, one channel of capacity ${w##*-c}; the main thread closes it when the producer is done; ns per item" ;;
-        buf-4x4-*) d="4 producers, 4 consumers, one channel of capacity ${w##*-c}; closed when the producers are done; ns per item" ;;
-        select4-c0) d="4 producers each on its own unbuffered channel, closing it when done; one consumer in a select over the 4 (a closed one set to nil); ns per item" ;;
-        select4-*) d="the same with channels of capacity ${w##*-c}" ;;
-      esac
-      # shellcheck disable=SC2016 # backquotes are Markdown here
-      printf '| %s | %s | `%s` |\n' "$w" "$d" "${ARGS_OF[$w]}"
-    done
-    echo
-    echo "**Why moodycamel.** The issue asks for a well-known C/C++ channel or queue library with blocking semantics comparable to a channel, from a Debian package: moodycamel's concurrentqueue (\`libconcurrentqueue-dev\` $(pkgver libconcurrentqueue-dev), header-only) is the best-known fast lock-free MPMC queue in C++, and its \`BlockingConcurrentQueue\` blocks a receiver the way a channel does (spin, then sleep on a semaphore). It has no bound, no close and no select, so bench/chan/chan.cc builds a channel from its pieces: \`ConcurrentQueue\` plus a \`LightweightSemaphore\` counting the items (which is what \`BlockingConcurrentQueue\` is), a second one counting the CAP free slots (a sender blocks while CAP items wait), and a closed flag; select over 4 channels is 4 of them sharing one items semaphore, tried from a random start. It has no unbuffered rendezvous: pingpong uses capacity 1 (in a ping-pong this changes nothing) and select4-c0 is n/a. Boost.Fiber's channels were the other candidate; they need power-of-two capacities (holding one less than that) and are built for fibers."
-    echo
-    echo "How to read it: Go runs its goroutines on 2 Ps here, and a goroutine that a channel operation readies goes to the readying P's \`runnext\`: a producer that fills the buffer and blocks hands its P to the consumer, which drains the buffer on the same core, hot in its cache (at 1x1 Go's CPU time ≈ its wall time in the process table: one core does the work; at 4x4 each P runs such pairs). gomalloc's and moodycamel's threads are OS threads, one per goroutine: producer and consumer run on the two cores at once, every operation moves the channel's cache lines (for gomalloc, its lock word too) from one core to the other, and a blocked thread spins, then sleeps in futex until its partner wakes it (CPU time ≈ 2× wall time)."
-    echo
-    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- Command: \`$CMDLINE\` ($RUNS round(s), ${ELAPSED} s in all)"
-    echo "- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, ${mem:-? GiB} RAM, Linux $(uname -r)"
-    echo "- Machine load: CPU cores busy with other work, sampled for 0.5 s before each round: $LOADS (0.0 = quiet machine); during the runs: $DISTURBED (marked in \"Every run\" below)"
-    echo "- Peers: Go ${GO_VERSION:-n/a} (GOMAXPROCS=2), moodycamel concurrentqueue $(pkgver libconcurrentqueue-dev), $(${CXX:-c++} --version 2>/dev/null | head -n 1)"
-    echo "- gomalloc: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
-    [ "$QUICK" = 0 ] || echo "- **--quick run: a tenth of the items, not for comparison**"
-    [ ${#SKIPPED[@]} -eq 0 ] || echo "- n/a: ${SKIPPED[*]}"
-    echo
-    echo "$TABLE"
-    echo
-    echo "<details><summary>Every run</summary>"
-    echo
-    awk -F'\t' 'NR == FNR { k = $1 SUBSEP $2 SUBSEP $3; ph[k] = ph[k] (ph[k] == "" ? "" : ", ") $4 " " $5; next }
-      { k = $1 SUBSEP $2 SUBSEP $3
-        printf "- %s / %s round %s: %s\n", $1, $2, $3,
-          ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, CPU %.2f s, %.1f MiB; ns/op: %s%s", $4, $9 + $10, $5 / 1024, ph[k],
-            ($8 + 0 >= 0.25) ? sprintf(" (other work %.1f)", $8) : "") }' "$PHASES" "$RESULTS"
-    echo
-    echo "</details>"
-    echo "<!-- chan:end -->"
-  } >"$sec"
-  if [ -f "$out" ] && grep -q '<!-- chan:begin -->' "$out"; then
-    awk -v sec="$sec" '
-      /<!-- chan:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-      /<!-- chan:end -->/ { skip = 0; next }
-      !skip' "$out" >"$out.tmp"
-    mv "$out.tmp" "$out"
-  else
-    if [ -s "$out" ]; then echo >>"$out"; fi
-    cat "$sec" >>"$out"
-  fi
+# ---- bench/RESULTS.md (bench/lib/suite.sh's write_section) ---------------------
+# section_head: the section from under its heading to the blank line before "- Date:".
+section_head() {
+  echo "Written by \`./bench/chan.sh --write\` (bench/chan/: the same program in C"
+  echo "on gomalloc's \`gm_chan\`/\`gm_select\` with one pthread per goroutine, in Go"
+  echo "with GOMAXPROCS=2, and in C++ on moodycamel's concurrentqueue; the"
+  echo "workloads are specified in bench/chan/chb_common.h, the variants at the top"
+  echo "of bench/chan.sh). Elements are int64."
+  echo
+  echo "| workload | what it does | arguments |"
+  echo "|---|---|---|"
+  local d
+  for w in "${WORKLOADS[@]}"; do
+    case "$w" in
+      pingpong) d="unbuffered ping-pong: main sends v on one channel, an echo thread answers 2v+1 on another; ns per round trip (after 10,000 untimed warm-up round trips)" ;;
+      buf-1x1-*) d="1 producer, 1 consumer, one channel of capacity ${w##*-c}; the main thread closes it when the producer is done; ns per item" ;;
+      buf-4x4-*) d="4 producers, 4 consumers, one channel of capacity ${w##*-c}; closed when the producers are done; ns per item" ;;
+      select4-c0) d="4 producers each on its own unbuffered channel, closing it when done; one consumer in a select over the 4 (a closed one set to nil); ns per item" ;;
+      select4-*) d="the same with channels of capacity ${w##*-c}" ;;
+    esac
+    # shellcheck disable=SC2016 # backquotes are Markdown here
+    printf '| %s | %s | `%s` |\n' "$w" "$d" "${ARGS_OF[$w]}"
+  done
+  echo
+  echo "**Why moodycamel.** The issue asks for a well-known C/C++ channel or queue library with blocking semantics comparable to a channel, from a Debian package: moodycamel's concurrentqueue (\`libconcurrentqueue-dev\` $(pkgver libconcurrentqueue-dev), header-only) is the best-known fast lock-free MPMC queue in C++, and its \`BlockingConcurrentQueue\` blocks a receiver the way a channel does (spin, then sleep on a semaphore). It has no bound, no close and no select, so bench/chan/chan.cc builds a channel from its pieces: \`ConcurrentQueue\` plus a \`LightweightSemaphore\` counting the items (which is what \`BlockingConcurrentQueue\` is), a second one counting the CAP free slots (a sender blocks while CAP items wait), and a closed flag; select over 4 channels is 4 of them sharing one items semaphore, tried from a random start. It has no unbuffered rendezvous: pingpong uses capacity 1 (in a ping-pong this changes nothing) and select4-c0 is n/a. Boost.Fiber's channels were the other candidate; they need power-of-two capacities (holding one less than that) and are built for fibers."
+  echo
+  echo "How to read it: Go runs its goroutines on 2 Ps here, and a goroutine that a channel operation readies goes to the readying P's \`runnext\`: a producer that fills the buffer and blocks hands its P to the consumer, which drains the buffer on the same core, hot in its cache (at 1x1 Go's CPU time ≈ its wall time in the process table: one core does the work; at 4x4 each P runs such pairs). gomalloc's and moodycamel's threads are OS threads, one per goroutine: producer and consumer run on the two cores at once, every operation moves the channel's cache lines (for gomalloc, its lock word too) from one core to the other, and a blocked thread spins, then sleeps in futex until its partner wakes it (CPU time ≈ 2× wall time)."
+  echo
+}
+section_peers() {
+  echo "- Peers: Go ${GO_VERSION:-n/a} (GOMAXPROCS=2), moodycamel concurrentqueue $(pkgver libconcurrentqueue-dev), $(${CXX:-c++} --version 2>/dev/null | head -n 1)"
 }
 
-if [ "$WRITE" = 1 ]; then
-  write_section "$RESULTS_MD"
-  note "wrote the Channels section of $RESULTS_MD"
-fi
-
-if [ "$failures" -gt 0 ] || [ "$MISMATCH" = 1 ]; then exit 1; fi
-exit 0
+suite_finish

@@ -245,220 +245,66 @@ program_path() {
   esac
 }
 
-VARIANTS=()
-SKIPPED=()
-for v in "${ALL_VARIANTS[@]}"; do
-  want_variant "$v" || continue
-  if [ -n "${SKIP_V[$v]:-}" ]; then SKIPPED+=("$v (${SKIP_V[$v]})"); continue; fi
-  VARIANTS+=("$v")
-done
-[ ${#VARIANTS[@]} -gt 0 ] || die "no variant to run"
-for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do note "n/a: $s"; done
-
-declare -A RUNS_OF=()
-for w in "${WORKLOADS[@]}"; do
-  list=""
-  for v in "${VARIANTS[@]}"; do
-    prog=$(program_path "$w" "$v")
-    [ -n "$prog" ] || continue
-    if [ ! -x "$prog" ]; then
-      SKIPPED+=("$w/$v ($prog not built)")
-      note "n/a: $w/$v: $prog not built"
-      continue
-    fi
-    list+="${list:+ }$v"
-  done
-  RUNS_OF[$w]=$list
-done
-
-# ---- Run ----------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gomalloc-containers-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-RESULTS="$WORK/results.tsv" # workload variant round wall rss-KiB rc result-line other-cores user sys
-PHASES="$WORK/phases.tsv"   # workload variant round phase ns-per-op
-: >"$RESULTS"
-: >"$PHASES"
-TIMEOUT=300
-[ "$QUICK" = 0 ] || TIMEOUT=60
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-total=0
-for w in "${WORKLOADS[@]}"; do read -r -a vs <<<"${RUNS_OF[$w]}"; total=$((total + RUNS * ${#vs[@]})); done
-[ "$total" -gt 0 ] || die "nothing to run"
-done_runs=0
-failures=0
-START=$(date +%s)
-
-# other_load: how many cores other work kept busy over the last 0.5 s (as
-# bench/run.sh: the non-idle share of /proc/stat's cpu line times the CPUs).
-other_load() {
-  local a b
-  a=$(head -n 1 /proc/stat 2>/dev/null) || { echo "?"; return; }
-  sleep 0.5
-  b=$(head -n 1 /proc/stat)
-  printf '%s|%s\n' "$a" "$b" | awk -F'|' -v n="$(nproc)" '{
-    split($1, x, " "); split($2, y, " "); t = 0
-    for (i = 2; i <= 9; i++) t += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6])
-    printf "%.1f", (t > 0) ? n * (t - idle) / t : 0 }'
-}
-busy() { awk -v l="$1" -v t="$2" 'BEGIN { exit !(l + 0 >= t) }'; }
-
-# run_one WORKLOAD VARIANT ROUND: one timed run, appended to results.tsv and
-# (its phase lines) to phases.tsv.
-run_one() {
-  local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog t rss u s chk stat0 stat1 other flag
-  prog=$(program_path "$w" "$v")
-  read -r -a ARGS <<<"${ARGS_OF[$w]}"
-  stat0=$(head -n 1 /proc/stat 2>/dev/null || true)
-  env -u GOGC -u GOMEMLIMIT -u GODEBUG -u LD_PRELOAD \
-    "$RUNONE" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" >"$base.out" 2>"$base.err" || rc=$?
-  stat1=$(head -n 1 /proc/stat 2>/dev/null || true)
-  done_runs=$((done_runs + 1))
-  chk=$(grep -m 1 -E "^(map|slice) " "$base.out" 2>/dev/null | tr '\t' ' ') || true
-  if [ "$rc" -ne 0 ] || [ ! -s "$base.res" ] || [ -z "$chk" ]; then
-    failures=$((failures + 1))
-    printf 'containers.sh: [%d/%d] %s %s round %d FAILED (exit %d):\n' "$done_runs" "$total" "$w" "$v" "$r" "$rc" >&2
-    { tail -n 5 "$base.out"; tail -n 10 "$base.err"; } >&2 || true
-    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t0\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
-    return
-  fi
-  read -r t rss _ u s <"$base.res"
-  # Cores kept busy by other work during the run (as bench/run.sh): the
-  # machine's non-idle CPU time over the run less the run's own, over its
-  # wall time; not judged for runs under 0.2 s (clock ticks are coarse).
-  other=$(awk -v a="$stat0" -v b="$stat1" -v hz="$CLK_TCK" -v u="$u" -v s="$s" -v t="$t" 'BEGIN {
-    if (split(a, x, " ") < 9 || split(b, y, " ") < 9 || t + 0 < 0.2) { print 0; exit }
-    busy = 0
-    for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
-    o = ((busy - 2) / hz - u - s) / t
-    printf "%.2f", (o < 0) ? 0 : o }')
-  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" "$other" "$u" "$s" >>"$RESULTS"
-  awk -v w="$w" -v v="$v" -v r="$r" '$1 == "phase" {
-      for (i = 3; i <= NF; i++) if ($i ~ /^ns_per_op=/) { sub(/^ns_per_op=/, "", $i); printf "%s\t%s\t%s\t%s\t%s\n", w, v, r, $2, $i } }' \
-    "$base.out" >>"$PHASES"
-  flag=""
-  if busy "$other" 0.25; then flag="  (other work: $other cores)"; fi
+# run_progress W V R T RSS BASE FLAG: the progress line of a run (bench/lib/suite.sh).
+run_progress() {
+  local w=$1 v=$2 r=$3 t=$4 rss=$5 base=$6 flag=$7
   printf 'containers.sh: [%3d/%d] %-14s %-8s round %d: %8.3f s %9.1f MiB%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
     "$t" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$flag" >&2
 }
 
-LOADS=""
-note "running ${#WORKLOADS[@]} workloads, $RUNS round(s), variants ${VARIANTS[*]}"
-for ((r = 1; r <= RUNS; r++)); do
-  load=$(other_load)
-  waited=0
-  while [ "$waited" -lt "$WAIT_QUIET" ] && busy "$load" 0.5; do
-    [ "$waited" -gt 0 ] || note "other work keeps $load cores busy: waiting up to ${WAIT_QUIET} s for a quiet machine"
-    sleep 1.5
-    waited=$((waited + 2))
-    load=$(other_load)
-  done
-  LOADS+="${LOADS:+ }$load"
-  if busy "$load" 0.5; then note "warning: other work kept $load cores busy before round $r: expect noise"; fi
-  for w in "${WORKLOADS[@]}"; do
-    read -r -a vs <<<"${RUNS_OF[$w]}"
-    n=${#vs[@]}
-    for ((k = 0; k < n; k++)); do
-      run_one "$w" "${vs[$(((k + r - 1) % n))]}" "$r"
-    done
-  done
-done
-ELAPSED=$(($(date +%s) - START))
-note "done in ${ELAPSED} s"
+# ---- Run ----------------------------------------------------------------------
+SUITE_NAME=containers
+SUITE_TITLE=Containers
+SUITE_QUICK_WHAT="tiny scales"
+SUITE_RESULT_RE="^(map|slice) "
+SUITE_ENV=()
+# shellcheck source=bench/lib/suite.sh
+source "$ROOT/bench/lib/suite.sh"
+suite_select
+suite_start 300
+suite_rounds
 
 # ---- Report -------------------------------------------------------------------
 TABLE=$(awk -f "$ROOT/bench/containers/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v target_sizes="$TARGET_SIZES" -v map_go_target="$MAP_GO_TARGET" -v map_absl_target="$MAP_ABSL_TARGET" \
   -v slice_go_target="$SLICE_GO_TARGET" -v slice_std_target="$SLICE_STD_TARGET" -v quick="$QUICK" \
   -v phases_file="$PHASES" "$RESULTS")
-MISMATCH=0
-if grep -qE "MISMATCH|FAILED" <<<"$TABLE"; then MISMATCH=1; fi
-DISTURBED=$(awk -F'\t' '$4 != "FAIL" { n++; if ($8 + 0 >= 0.25) d++; if ($8 + 0 > m) m = $8 + 0 }
-  END { printf "%d of %d runs had other work keeping 0.25 cores or more busy beside them (at most %.1f)", d, n, m }' "$RESULTS")
+suite_summary
 
-echo "$TABLE"
-echo
-if [ "$QUICK" = 1 ]; then echo "(--quick: tiny scales, $RUNS round(s); not for comparison)"; fi
-echo "Machine load: CPU cores busy with other work before each round: $LOADS; $DISTURBED."
-[ ${#SKIPPED[@]} -eq 0 ] || echo "n/a: ${SKIPPED[*]}."
-[ "$MISMATCH" = 0 ] || { echo; echo "WARNING: some runs failed or their result lines disagree (see above)."; }
-
-# ---- bench/RESULTS.md ---------------------------------------------------------
-write_section() {
-  local out=$1 sec="$WORK/containers-section.md" cpu mem w
-  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
-  pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
-  {
-    echo "<!-- containers:begin -->"
-    echo "## Containers"
-    echo
-    echo "Written by \`./bench/containers.sh --write\` (bench/containers/: the same"
-    echo "programs in C on gomalloc's \`gm_map\`/\`gm_slice\`, in Go, and in C++ with"
-    echo "\`std::unordered_map\`/\`std::vector\` and \`absl::flat_hash_map\`; the"
-    echo "workloads are specified in bench/containers/cb_common.h, the variants at the"
-    echo "top of bench/containers.sh)."
-    echo
-    echo "| workloads | what each does | arguments |"
-    echo "|---|---|---|"
-    local g ws args d
-    for g in map-int map-str slice; do
-      ws=""; args=""
-      for w in "${WORKLOADS[@]}"; do
-        [[ "$w" == "$g"-* ]] || continue
-        ws+="${ws:+, }$w"
-        # shellcheck disable=SC2016 # backquotes are Markdown here
-        args+="${args:+, }\`${ARGS_OF[$w]}\`"
-      done
-      [ -n "$ws" ] || continue
-      case "$g" in
-        map-int) d="int64 → int64. A round: insert the N keys into an empty map (no size hint), look each up (hit), look up N absent keys (miss), iterate, delete the N keys; max(1, OPS/N) rounds, so every phase does ~OPS operations" ;;
-        map-str) d="the same with string keys of 8-24 decimal digits (16 on average), stored as (pointer, length) headers into one buffer: Go \`string\`, \`gm_string\`, \`std::string_view\`" ;;
-        slice) d="append N int64 one at a time to an empty slice: Go \`append\`, the typed \`gm_slice\`'s append (\`gm_append\` when full), \`push_back\` without \`reserve\`" ;;
-      esac
-      printf '| %s | %s | %s |\n' "$ws" "$d" "$args"
+# ---- bench/RESULTS.md (bench/lib/suite.sh's write_section) ---------------------
+# section_head: the section from under its heading to the blank line before "- Date:".
+section_head() {
+  echo "Written by \`./bench/containers.sh --write\` (bench/containers/: the same"
+  echo "programs in C on gomalloc's \`gm_map\`/\`gm_slice\`, in Go, and in C++ with"
+  echo "\`std::unordered_map\`/\`std::vector\` and \`absl::flat_hash_map\`; the"
+  echo "workloads are specified in bench/containers/cb_common.h, the variants at the"
+  echo "top of bench/containers.sh)."
+  echo
+  echo "| workloads | what each does | arguments |"
+  echo "|---|---|---|"
+  local g ws args d
+  for g in map-int map-str slice; do
+    ws=""; args=""
+    for w in "${WORKLOADS[@]}"; do
+      [[ "$w" == "$g"-* ]] || continue
+      ws+="${ws:+, }$w"
+      # shellcheck disable=SC2016 # backquotes are Markdown here
+      args+="${args:+, }\`${ARGS_OF[$w]}\`"
     done
-    echo
-    echo "The maps are of different designs: gomalloc's \`gm_map\` is Go's hmap of Go ≤ 1.23 (buckets of 8, load factor 6.5, incremental doubling); Go's map is a Swiss table since Go 1.24 (this run: ${GO_VERSION:-no Go}), as is \`absl::flat_hash_map\`; \`std::unordered_map\` chains nodes. Go's and gomalloc's slices grow alike (Go's growslice: ×2 below 256 elements, then ~×1.25, rounded to a size class), \`std::vector\` doubles."
-    echo
-    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- Command: \`$CMDLINE\` ($RUNS round(s), ${ELAPSED} s in all)"
-    echo "- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, ${mem:-? GiB} RAM, Linux $(uname -r)"
-    echo "- Machine load: CPU cores busy with other work, sampled for 0.5 s before each round: $LOADS (0.0 = quiet machine); during the runs: $DISTURBED (marked in \"Every run\" below)"
-    echo "- Peers: Go ${GO_VERSION:-n/a} (default GOGC), Abseil $(pkgver libabsl-dev), libstdc++ $(pkgver libstdc++6), $(${CXX:-c++} --version 2>/dev/null | head -n 1)"
-    echo "- gomalloc: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
-    [ "$QUICK" = 0 ] || echo "- **--quick run: tiny scales, not for comparison**"
-    [ ${#SKIPPED[@]} -eq 0 ] || echo "- n/a: ${SKIPPED[*]}"
-    echo
-    echo "$TABLE"
-    echo
-    echo "<details><summary>Every run</summary>"
-    echo
-    awk -F'\t' 'NR == FNR { k = $1 SUBSEP $2 SUBSEP $3; ph[k] = ph[k] (ph[k] == "" ? "" : ", ") $4 " " $5; next }
-      { k = $1 SUBSEP $2 SUBSEP $3
-        printf "- %s / %s round %s: %s\n", $1, $2, $3,
-          ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, CPU %.2f s, %.1f MiB; ns/op: %s%s", $4, $9 + $10, $5 / 1024, ph[k],
-            ($8 + 0 >= 0.25) ? sprintf(" (other work %.1f)", $8) : "") }' "$PHASES" "$RESULTS"
-    echo
-    echo "</details>"
-    echo "<!-- containers:end -->"
-  } >"$sec"
-  if [ -f "$out" ] && grep -q '<!-- containers:begin -->' "$out"; then
-    awk -v sec="$sec" '
-      /<!-- containers:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-      /<!-- containers:end -->/ { skip = 0; next }
-      !skip' "$out" >"$out.tmp"
-    mv "$out.tmp" "$out"
-  else
-    if [ -s "$out" ]; then echo >>"$out"; fi
-    cat "$sec" >>"$out"
-  fi
+    [ -n "$ws" ] || continue
+    case "$g" in
+      map-int) d="int64 → int64. A round: insert the N keys into an empty map (no size hint), look each up (hit), look up N absent keys (miss), iterate, delete the N keys; max(1, OPS/N) rounds, so every phase does ~OPS operations" ;;
+      map-str) d="the same with string keys of 8-24 decimal digits (16 on average), stored as (pointer, length) headers into one buffer: Go \`string\`, \`gm_string\`, \`std::string_view\`" ;;
+      slice) d="append N int64 one at a time to an empty slice: Go \`append\`, the typed \`gm_slice\`'s append (\`gm_append\` when full), \`push_back\` without \`reserve\`" ;;
+    esac
+    printf '| %s | %s | %s |\n' "$ws" "$d" "$args"
+  done
+  echo
+  echo "The maps are of different designs: gomalloc's \`gm_map\` is Go's hmap of Go ≤ 1.23 (buckets of 8, load factor 6.5, incremental doubling); Go's map is a Swiss table since Go 1.24 (this run: ${GO_VERSION:-no Go}), as is \`absl::flat_hash_map\`; \`std::unordered_map\` chains nodes. Go's and gomalloc's slices grow alike (Go's growslice: ×2 below 256 elements, then ~×1.25, rounded to a size class), \`std::vector\` doubles."
+  echo
+}
+section_peers() {
+  echo "- Peers: Go ${GO_VERSION:-n/a} (default GOGC), Abseil $(pkgver libabsl-dev), libstdc++ $(pkgver libstdc++6), $(${CXX:-c++} --version 2>/dev/null | head -n 1)"
 }
 
-if [ "$WRITE" = 1 ]; then
-  write_section "$RESULTS_MD"
-  note "wrote the Containers section of $RESULTS_MD"
-fi
-
-if [ "$failures" -gt 0 ] || [ "$MISMATCH" = 1 ]; then exit 1; fi
-exit 0
+suite_finish
