@@ -8,11 +8,8 @@
  */
 #include <pthread.h>
 
-#include "../../src/internal.h"
 
-#include "gc_test.h"
-#include "gomalloc/chan.h"
-#include "../../src/chan.h" /* the layout: waiters, buffer */
+#include "chan_test.h"
 
 struct obj { struct obj *next; uint64_t seed; char pad[48]; };
 static const gm_type obj_ptr_type = GM_TYPE_POINTER(struct obj *);
@@ -23,22 +20,7 @@ static const gm_type item_type = GM_TYPE(struct item, p);
 
 #define OBJ_BYTES sizeof(struct obj)
 
-static size_t queued(gm_chan *c, bool senders) {
-    gm__chan_lock(c);
-    size_t n = 0;
-    for (gm_sudog *s = senders ? c->sendq.first : c->recvq.first; s; s = s->next) n++;
-    gm__unlock(&c->lock);
-    return n;
-}
 
-static int wait_queued(gm_chan *c, bool senders, size_t n) {
-    double end = gc_now() + GC_WAIT_SECONDS * 6;
-    while (queued(c, senders) != n) {
-        if (gc_now() > end) return 0;
-        sched_yield();
-    }
-    return 1;
-}
 
 static void collect_hard(void) {
     for (int i = 0; i < 3; i++) {
@@ -136,7 +118,7 @@ TEST(a_blocked_senders_value_stays_alive) {
     gm_chan *c = gm_make_chan(&obj_ptr_type, 0);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, send_fresh_object, c) == 0);
-    REQUIRE(wait_queued(c, true, 1));
+    REQUIRE(wait_queued(c, true, 1, GC_WAIT_SECONDS * 6));
     collect_hard();
     CHECK_EQ(atomic_load(&sender_fin), 0);
     struct obj *o = NULL;
@@ -162,7 +144,7 @@ TEST(a_waiting_selects_value_stays_alive) {
     cs[1] = gm_make_chan(&obj_ptr_type, 0);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, select_send_fresh_object, cs) == 0);
-    REQUIRE(wait_queued(cs[1], true, 1));
+    REQUIRE(wait_queued(cs[1], true, 1, GC_WAIT_SECONDS * 6));
     collect_hard();
     CHECK_EQ(atomic_load(&select_fin), 0);
     struct obj *o = NULL;
@@ -222,7 +204,7 @@ GC_NOINLINE static uintptr_t start_waiter(pthread_t *t) {
     gm_set_finalizer(c, gc_count_fin, &held_fin);
     uintptr_t h = gc_hide(c);
     if (pthread_create(t, NULL, recv_on, (void *)h) != 0) abort();
-    if (!wait_queued(c, false, 1)) abort();
+    if (!wait_queued(c, false, 1, GC_WAIT_SECONDS * 6)) abort();
     return h;
 }
 

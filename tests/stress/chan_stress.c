@@ -14,19 +14,7 @@
 #include <time.h>
 
 #include "gomalloc.h"
-#include "gomalloc/chan.h"
-#include "test.h"
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "chan_test.h"
 
 enum { NCHAN = 4, MAXT = 8 };
 
@@ -176,7 +164,7 @@ static void *consumer(void *arg) {
  * would leave the workers little time to run). */
 static void *collector(void *arg) {
     struct run *r = arg;
-    struct timespec pause = {0, (SANITIZED ? 50 : 2) * 1000000L};
+    struct timespec pause = {0, (GC_SANITIZED ? 50 : 2) * 1000000L};
     while (!atomic_load(&r->stop_gc)) {
         gm_gc();
         nanosleep(&pause, NULL);
@@ -234,7 +222,7 @@ static void run_once(uint64_t seed, int np, int nc, int per) {
 }
 
 TEST(mixed_operations_with_collections_lose_and_duplicate_nothing) {
-    int per = SANITIZED ? 1000 : 15000;
+    int per = GC_SANITIZED ? 1000 : 15000;
     run_once(1, 4, 4, per / 4);
     run_once(2, 1, 1, per);
     run_once(3, 8, 2, per / 8);
@@ -243,7 +231,7 @@ TEST(mixed_operations_with_collections_lose_and_duplicate_nothing) {
 
 TEST(close_races_with_waiting_receivers_and_selects) {
     enum { ROUNDS = 200, R = 4 };
-    for (int round = 0; round < (SANITIZED ? ROUNDS / 10 : ROUNDS); round++) {
+    for (int round = 0; round < (GC_SANITIZED ? ROUNDS / 10 : ROUNDS); round++) {
         gm_chan *a = gm_make_chan(&msg_ptr_type, (size_t)(round % 3));
         gm_chan *b = gm_make_chan(&msg_ptr_type, 0);
         pthread_t t[R];

@@ -12,56 +12,18 @@
 #include <time.h>
 
 #include "gomalloc.h"
-#include "gomalloc/chan.h"
-#include "../../src/chan.h" /* the layout: waiters, buffer */
-#include "test.h"
+#include "chan_test.h"
 
 static const gm_type int_type = GM_TYPE_NOPTRS(int64_t);
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {0, ms * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
-static size_t queued(gm_chan *c, bool senders) {
-    gm__chan_lock(c);
-    size_t n = 0;
-    for (gm_sudog *s = senders ? c->sendq.first : c->recvq.first; s; s = s->next) n++;
-    gm__unlock(&c->lock);
-    return n;
-}
-
-/* Wait (bounded) until n threads wait in c's queue. */
-static bool wait_queued(gm_chan *c, bool senders, size_t n) {
-    double end = now() + 30;
-    while (queued(c, senders) != n) {
-        if (now() > end) return false;
-        sched_yield();
-    }
-    return true;
-}
 
 static bool wait_flag(atomic_int *f, int v) {
-    double end = now() + 30;
+    double end = gc_now() + 30;
     while (atomic_load(f) != v) {
-        if (now() > end) return false;
+        if (gc_now() > end) return false;
         sched_yield();
     }
     return true;
@@ -88,7 +50,7 @@ TEST(unbuffered_send_waits_for_a_receiver) {
     gm_chan *c = gm_make_chan(&int_type, 0);
     struct sender s = {c, 42, 0};
     pthread_t t = spawn(send_one, &s);
-    REQUIRE(wait_queued(c, true, 1));
+    REQUIRE(wait_queued(c, true, 1, 30));
     CHECK_EQ(atomic_load(&s.done), 0); /* parked, not returned */
     CHECK_EQ(gm_chan_len(c), 0);
     int64_t v = 0;
@@ -111,7 +73,7 @@ TEST(unbuffered_receive_waits_for_a_sender) {
     gm_chan *c = gm_make_chan(&int_type, 0);
     struct receiver r = {c, -1, false, 0};
     pthread_t t = spawn(recv_one, &r);
-    REQUIRE(wait_queued(c, false, 1));
+    REQUIRE(wait_queued(c, false, 1, 30));
     CHECK_EQ(atomic_load(&r.done), 0);
     gm_chan_send(c, &(int64_t){7});
     pthread_join(t, NULL);
@@ -125,7 +87,7 @@ TEST(send_to_a_waiting_receiver_bypasses_the_buffer) {
     gm_chan *c = gm_make_chan(&int_type, 1);
     struct receiver r = {c, -1, false, 0};
     pthread_t t = spawn(recv_one, &r);
-    REQUIRE(wait_queued(c, false, 1));
+    REQUIRE(wait_queued(c, false, 1, 30));
     gm_chan_send(c, &(int64_t){1});
     CHECK_EQ(gm_chan_len(c), 0);
     CHECK(gm_chan_try_send(c, &(int64_t){2}));
@@ -146,7 +108,7 @@ TEST(receive_from_full_buffer_moves_the_waiting_sender_to_the_tail) {
     gm_chan_send(c, &(int64_t){2});
     struct sender s = {c, 3, 0};
     pthread_t t = spawn(send_one, &s);
-    REQUIRE(wait_queued(c, true, 1));
+    REQUIRE(wait_queued(c, true, 1, 30));
     int64_t v = 0;
     CHECK(gm_chan_recv(c, &v));
     CHECK_EQ(v, 1);
@@ -172,7 +134,7 @@ static void *echo(void *arg) {
 TEST(ping_pong_on_unbuffered_channels) {
     struct echo e = {gm_make_chan(&int_type, 0), gm_make_chan(&int_type, 0)};
     pthread_t t = spawn(echo, &e);
-    int rounds = SANITIZED ? 2000 : 50000;
+    int rounds = GC_SANITIZED ? 2000 : 50000;
     int64_t v = 0;
     for (int i = 0; i < rounds; i++) {
         gm_chan_send(e.in, &v);
@@ -200,7 +162,7 @@ static void close_wakes_receivers(size_t cap) {
         r[i] = (struct receiver){c, 12345, true, 0};
         t[i] = spawn(recv_one, &r[i]);
     }
-    REQUIRE(wait_queued(c, false, K));
+    REQUIRE(wait_queued(c, false, K, 30));
     gm_chan_close(c);
     for (int i = 0; i < K; i++) {
         pthread_join(t[i], NULL);
@@ -224,7 +186,7 @@ TEST(waiting_receiver_that_discards_is_woken_by_close) {
     gm_chan *c = gm_make_chan(&int_type, 0);
     struct receiver r = {c, 0, true, 0};
     pthread_t t = spawn(recv_discard, &r);
-    REQUIRE(wait_queued(c, false, 1));
+    REQUIRE(wait_queued(c, false, 1, 30));
     gm_chan_close(c);
     pthread_join(t, NULL);
     CHECK(!r.ok);
@@ -235,9 +197,9 @@ static void close_with_blocked_sender(void) {
     static struct sender s;
     s = (struct sender){c, 1, 0};
     spawn(send_one, &s);
-    if (!wait_queued(c, true, 1)) _exit(3);
+    if (!wait_queued(c, true, 1, 30)) _exit(3);
     gm_chan_close(c); /* the sender dies */
-    for (;;) sleep_ms(1000);
+    for (;;) gc_sleep_ms(1000);
 }
 
 TEST(close_makes_a_blocked_sender_die) {
@@ -317,7 +279,7 @@ static void producers_consumers(size_t cap, int np, int nc, int per, uint64_t se
 }
 
 TEST(every_value_is_received_once_in_per_producer_order) {
-    int per = SANITIZED ? 2000 : 20000;
+    int per = GC_SANITIZED ? 2000 : 20000;
     size_t caps[] = {0, 1, 7, 64};
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
         producers_consumers(caps[i], 1, 1, per, 1 + i);
@@ -349,9 +311,9 @@ TEST(operations_on_a_nil_channel_block_forever) {
     pthread_t t1 = spawn(recv_nil, &r1), t2 = spawn(send_nil, &r2);
     pthread_detach(t1);
     pthread_detach(t2);
-    sleep_ms(20);
+    gc_sleep_ms(20);
     for (int i = 0; i < 3; i++) gm_gc();
-    sleep_ms(20);
+    gc_sleep_ms(20);
     CHECK_EQ(atomic_load(&r1), 0);
     CHECK_EQ(atomic_load(&r2), 0);
 }
@@ -362,8 +324,8 @@ TEST(collections_while_threads_wait_in_channels) {
     gm_chan_send(d, &(int64_t){1});
     struct sender s = {d, 2, 0};
     pthread_t tr = spawn(recv_one, &r), ts = spawn(send_one, &s);
-    REQUIRE(wait_queued(c, false, 1));
-    REQUIRE(wait_queued(d, true, 1));
+    REQUIRE(wait_queued(c, false, 1, 30));
+    REQUIRE(wait_queued(d, true, 1, 30));
     for (int i = 0; i < 5; i++) gm_gc();
     CHECK_EQ(atomic_load(&r.done), 0);
     CHECK_EQ(atomic_load(&s.done), 0);

@@ -9,45 +9,12 @@
 #include <time.h>
 
 #include "gomalloc.h"
-#include "gomalloc/chan.h"
-#include "../../src/chan.h" /* the layout: waiters, buffer */
-#include "test.h"
+#include "chan_test.h"
 
 static const gm_type int_type = GM_TYPE_NOPTRS(int64_t);
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static size_t queued(gm_chan *c, bool senders) {
-    gm__chan_lock(c);
-    size_t n = 0;
-    for (gm_sudog *s = senders ? c->sendq.first : c->recvq.first; s; s = s->next) n++;
-    gm__unlock(&c->lock);
-    return n;
-}
-
-static bool wait_queued(gm_chan *c, bool senders, size_t n) {
-    double end = now() + 30;
-    while (queued(c, senders) != n) {
-        if (now() > end) return false;
-        sched_yield();
-    }
-    return true;
-}
 
 static pthread_t spawn(void *(*fn)(void *), void *arg) {
     pthread_t t;
@@ -86,7 +53,7 @@ static struct waiting_select *start_select(int dir, int64_t timeout, pthread_t *
     w->timeout = timeout;
     *t = spawn(run_select, w);
     for (int i = 0; i < K; i++)
-        if (!wait_queued(w->c[i], dir == GM_SELECT_SEND, 1)) abort();
+        if (!wait_queued(w->c[i], dir == GM_SELECT_SEND, 1, 30)) abort();
     return w;
 }
 
@@ -202,7 +169,7 @@ static void *select_receiver(void *arg) {
 TEST(selects_on_both_ends_pass_every_value_once) {
     size_t caps[] = {0, 1, 16};
     for (size_t k = 0; k < 3; k++) {
-        int n = SANITIZED ? 2000 : 20000;
+        int n = GC_SANITIZED ? 2000 : 20000;
         struct both x = {gm_make_chan(&int_type, caps[k]), gm_make_chan(&int_type, 0), n,
                          7 + k, 0, 0};
         pthread_t s = spawn(select_sender, &x), r = spawn(select_receiver, &x);
@@ -228,7 +195,7 @@ static void *blocking_sender(void *arg) {
 }
 
 TEST(timeouts_racing_with_senders_lose_nothing) {
-    struct racer r = {gm_make_chan(&int_type, 0), SANITIZED ? 1000 : 10000};
+    struct racer r = {gm_make_chan(&int_type, 0), GC_SANITIZED ? 1000 : 10000};
     pthread_t t = spawn(blocking_sender, &r);
     int64_t next = 0, timeouts = 0;
     while (next < r.n) {
