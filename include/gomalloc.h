@@ -131,6 +131,93 @@ GM_API double gm_allocs_per_run(int runs, void (*fn)(void *arg), void *arg);
  * with errno if writing failed. */
 GM_API int gm_write_stats(int fd);
 
+/* ---- Heap profiling (Go's MemProfileRate and pprof heap profile) ------- */
+
+/* Go's runtime.MemProfileRate: on average one allocation is sampled per
+ * `rate` bytes allocated (the distance between samples is exponentially
+ * distributed, so an allocation of n bytes is sampled with probability
+ * 1 - exp(-n/rate)); 1 samples every allocation, 0 turns sampling off.
+ * A sampled allocation records its call stack; its free is found when its
+ * span is next folded or swept. Initially GOMALLOC_PROFILE_RATE (512 KiB
+ * when GOMALLOC_PROFILE or GOMALLOC_PROFILE_SIGNAL is set, else 0).
+ * Returns the previous rate. Samples taken at an earlier rate keep it. */
+GM_API size_t gm_set_profile_rate(size_t rate);
+
+/* Write the heap profile to fd: gzipped pprof (profile.proto) with Go's
+ * sample types alloc_objects/count, alloc_space/bytes, inuse_objects/count,
+ * inuse_space/bytes, unsampled as Go does, one mapping per loaded object
+ * (with its build ID) and function names resolved in-process, so that
+ * `go tool pprof -top FILE` works without the binaries. Returns 0, or -1
+ * with errno (EINVAL for a bad fd, or the write's error). */
+GM_API int gm_write_heap_profile(int fd);
+
+/* ---- Allocation hooks (the articles' allocFreeHook) --------------------- */
+
+typedef struct gm_alloc_event {
+    void *ptr;          /* the block (for a free: before it is freed) */
+    size_t size;        /* bytes requested; for a free, the block's size */
+    size_t elemsize;    /* bytes of the block: class size, or whole pages */
+    int size_class;     /* 1..67, 0 for a large object */
+    int span_class;     /* size_class << 1 | noscan (collected: see gc_kind) */
+    uintptr_t span;     /* the span's base address: identifies the span */
+    int gc_kind;        /* GM_GC_*: 0 for malloc memory */
+} gm_alloc_event;
+typedef void (*gm_alloc_hook)(const gm_alloc_event *ev, void *arg);
+
+/* fn(ev, arg) runs on the allocating thread after every allocation (malloc
+ * family, C++ new, gm_new*; tiny objects included), or before every free
+ * (free, delete, realloc's move, gm_free; not the collector's frees: use a
+ * finalizer). fn may allocate and free: those calls are not reported (no
+ * recursion). fn == NULL removes the hook. A hook costs nothing while none
+ * is set beyond one predicted branch shared with the profiler. Setting is
+ * atomic; a thread in the middle of an allocation may still call the old
+ * hook once. */
+GM_API void gm_set_alloc_hook(gm_alloc_hook fn, void *arg);
+GM_API void gm_set_free_hook(gm_alloc_hook fn, void *arg);
+
+/* ---- Runtime metrics (Go's runtime/metrics) ----------------------------- */
+
+enum { GM_METRIC_BAD = 0, GM_METRIC_UINT64 = 1, GM_METRIC_FLOAT64 = 2,
+       GM_METRIC_HISTOGRAM = 3 };
+#define GM_METRIC_HIST_MAX 200 /* buckets of the largest histogram */
+
+typedef struct gm_metric_description {
+    const char *name;        /* Go's name, e.g. "/gc/heap/allocs:bytes" */
+    const char *description; /* Go's description */
+    int kind;                /* GM_METRIC_* */
+    int cumulative;          /* 1 if the value only grows */
+} gm_metric_description;
+
+typedef struct gm_metric_histogram {
+    size_t nbuckets;         /* counts used; buckets has nbuckets + 1 edges */
+    uint64_t counts[GM_METRIC_HIST_MAX];
+    const double *buckets;   /* bucket i is [buckets[i], buckets[i+1]); the
+                                first and last edges may be -Inf and +Inf */
+} gm_metric_histogram;
+
+typedef struct gm_metric_sample {
+    const char *name;        /* in: the metric's name */
+    int kind;                /* out: GM_METRIC_*; BAD for an unknown name */
+    uint64_t u64;            /* out: GM_METRIC_UINT64 */
+    double f64;              /* out: GM_METRIC_FLOAT64 */
+    gm_metric_histogram hist;/* out: GM_METRIC_HISTOGRAM */
+} gm_metric_sample;
+
+/* metrics.All(): every metric gomalloc supports; returns their number. */
+GM_API size_t gm_metrics_all(const gm_metric_description **descs);
+/* metrics.Read: fills each sample by its name (kind GM_METRIC_BAD for a
+ * name gomalloc does not know). The values are read together, from one
+ * MemStats snapshot. */
+GM_API void gm_read_metrics(gm_metric_sample *samples, size_t n);
+
+/* ---- Heap map ----------------------------------------------------------- */
+
+/* Write one self-contained HTML page that draws every arena and span of
+ * the heap (a cell per span, coloured by size class, shaded by occupancy;
+ * free and scavenged pages shown), with each span's class, bitmaps,
+ * allocCache and freeindex on hover. Returns 0, or -1 with errno. */
+GM_API int gm_write_heap_map(int fd);
+
 /* ---- Size classes and span inspection (observability) ----------------- */
 
 typedef struct gm_size_class_info {

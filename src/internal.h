@@ -528,6 +528,12 @@ typedef struct gm_options {
     int gctrace;             /* GODEBUG=gctrace=N */
     uint64_t markers;        /* GOMALLOC_MARKERS: 0 = number of cores */
     uint64_t gc_signal;      /* GOMALLOC_SIGNAL */
+    const char *profile;     /* GOMALLOC_PROFILE: "" or a path (%p = pid) */
+    uint64_t profile_rate;   /* GOMALLOC_PROFILE_RATE: bytes per sample, 0 = off */
+    uint64_t profile_signal; /* GOMALLOC_PROFILE_SIGNAL: 0 = none */
+    const char *heap_map;    /* GOMALLOC_HEAP_MAP: "" or a path */
+    const char *metrics;     /* GOMALLOC_METRICS: "" or a path */
+    uint64_t metrics_interval_ns; /* GOMALLOC_METRICS_INTERVAL */
 } gm_options;
 GM_INTERNAL extern gm_options gm__opts;
 GM_INTERNAL void gm__options_init(void);

@@ -42,6 +42,26 @@ const gm_option_desc gm__option_table[] = {
     {"GOMALLOC_SIGNAL", "30",
      "Signal number that stops registered threads for a collection (30 = SIGPWR on "
      "Linux x86-64, as the Boehm GC uses). Threads resume through a futex."},
+    {"GOMALLOC_PROFILE", "",
+     "Write a heap profile (gzipped pprof, `go tool pprof` reads it) to this file at "
+     "exit and on GOMALLOC_PROFILE_SIGNAL; %p in the name becomes the pid. "
+     "`gomalloc run --profile` sets it."},
+    {"GOMALLOC_PROFILE_RATE", "",
+     "Go's MemProfileRate: sample one allocation per this many bytes on average "
+     "(1: every allocation, 0: off). Default 512KiB when a profile is requested "
+     "(GOMALLOC_PROFILE or GOMALLOC_PROFILE_SIGNAL), else 0."},
+    {"GOMALLOC_PROFILE_SIGNAL", "0",
+     "A signal number (e.g. 12 for SIGUSR2) on which a long-running program writes "
+     "GOMALLOC_PROFILE and GOMALLOC_HEAP_MAP without exiting. 0: none."},
+    {"GOMALLOC_HEAP_MAP", "",
+     "Write the heap map (one HTML page of every arena and span) to this file at exit "
+     "and on GOMALLOC_PROFILE_SIGNAL; %p becomes the pid. `gomalloc run --heap-map` sets it."},
+    {"GOMALLOC_METRICS", "",
+     "Append a time series of runtime metrics (one JSON object per line, Go's "
+     "runtime/metrics names) to this file every GOMALLOC_METRICS_INTERVAL while the "
+     "program runs; %p becomes the pid. `gomalloc run --metrics` sets it."},
+    {"GOMALLOC_METRICS_INTERVAL", "100ms",
+     "Sampling interval of GOMALLOC_METRICS: a number with unit ns, us, ms or s."},
 };
 const size_t gm__option_count = sizeof gm__option_table / sizeof gm__option_table[0];
 
@@ -134,6 +154,32 @@ static void memlimit_option(size_t i) {
     gm__opts.memory_limit = v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+/* Empty: 512 KiB (Go's default) if a profile will be written, else off. */
+static void profile_rate_option(size_t i) {
+    const char *s = option_value(i);
+    uint64_t v = 0;
+    if (!*s) v = *gm__opts.profile || gm__opts.profile_signal ? 512 * 1024 : 0;
+    else if (!gm__parse_bytes(s, &v)) warn_bad(i, s);
+    gm__opts.profile_rate = v;
+}
+
+/* A duration: digits then ns, us, ms or s. */
+static void interval_option(size_t i) {
+    const char *s = option_value(i);
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    static const struct { const char *unit; uint64_t ns; } units[] = {
+        {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
+    uint64_t ns = 0;
+    for (size_t u = 0; end != s && u < sizeof units / sizeof units[0]; u++)
+        if (strcmp(end, units[u].unit) == 0) ns = v * units[u].ns;
+    if (ns == 0) {
+        warn_bad(i, s);
+        ns = 100000000;
+    }
+    gm__opts.metrics_interval_ns = ns;
+}
+
 /* GODEBUG=name=value,...: only gctrace is ours to read; others are Go's. */
 static void godebug_option(size_t i) {
     const char *s = option_value(i);
@@ -167,6 +213,17 @@ void gm__options_init(void) {
         warn_bad(8, option_value(8));
         gm__opts.gc_signal = 30;
     }
+    gm__opts.profile = option_value(9);
+    gm__opts.profile_signal = number_option(11);
+    if (gm__opts.profile_signal >= (uint64_t)SIGRTMAX + 1 || gm__opts.profile_signal == SIGKILL ||
+        gm__opts.profile_signal == SIGSTOP || gm__opts.profile_signal == gm__opts.gc_signal) {
+        warn_bad(11, option_value(11));
+        gm__opts.profile_signal = 0;
+    }
+    profile_rate_option(10);
+    gm__opts.heap_map = option_value(12);
+    gm__opts.metrics = option_value(13);
+    interval_option(14);
 }
 
 static void __attribute__((constructor)) options_after_environ(void) {

@@ -1,0 +1,2 @@
+/* Placeholder: being written (issue 12). */
+#include "mprof.h"
