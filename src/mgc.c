@@ -286,6 +286,7 @@ static void record_cycle(const cycle_times *ct) {
     gm__gc.pause_ns[i] = pause;
     gm__gc.pause_end[i] = end;
     gm__gc.pause_total_ns += pause;
+    gm__metrics_record_pause(pause);
     gm__gc.last_gc = end;
     gm__gc.gc_cpu_ns += ct->cpu_sweepterm + ct->cpu_mark + ct->cpu_markterm;
     if (ct->forced) gm__gc.num_forced_gc++;
@@ -441,6 +442,7 @@ void gm__gc_read_memstats(gm_memstats *m) {
         gm_memstats_by_size *b = &m->by_size[cls];
         b->mallocs += nmalloc[gcs];
         b->frees += freed;
+        b->refills += gm__gc.nrefill[gcs];
         m->mallocs += nmalloc[gcs];
         m->frees += freed;
         m->total_alloc += nmalloc[gcs] * size;
