@@ -71,6 +71,10 @@ typedef struct gm_memstats_by_size {
     uint32_t size;    /* object size of the class */
     uint64_t mallocs; /* cumulative objects allocated */
     uint64_t frees;   /* cumulative objects freed */
+    uint64_t refills; /* times a thread's cache had no free slot of this class
+                         and went to the slow path for a span (ours; Go has no
+                         such field): the cache hit rate is
+                         1 - refills / mallocs */
 } gm_memstats_by_size;
 
 typedef struct gm_memstats {
@@ -175,7 +179,17 @@ typedef void (*gm_alloc_hook)(const gm_alloc_event *ev, void *arg);
 GM_API void gm_set_alloc_hook(gm_alloc_hook fn, void *arg);
 GM_API void gm_set_free_hook(gm_alloc_hook fn, void *arg);
 
-/* ---- Runtime metrics (Go's runtime/metrics) ----------------------------- */
+/* ---- Runtime metrics (Go's runtime/metrics) -----------------------------
+ *
+ * Go's names, kinds, units and descriptions for every metric gomalloc can
+ * compute honestly: allocations and frees (objects, bytes, by size class),
+ * the memory classes (adding up to MemStats.sys exactly as Go's do), the
+ * collector's cycles, goal, live heap, settings, CPU and pause histogram.
+ * Go's scheduler, goroutine and finalizer metrics are absent. The values
+ * agree with gm_read_memstats as Go's metrics do with MemStats; the heap
+ * goal and the live heap count collected objects (gm_new*) only, which are
+ * all that is paced. GOMALLOC_METRICS=FILE appends them as JSON lines
+ * while the program runs (see src/metrics.c); `gomalloc plot` draws them. */
 
 enum { GM_METRIC_BAD = 0, GM_METRIC_UINT64 = 1, GM_METRIC_FLOAT64 = 2,
        GM_METRIC_HISTOGRAM = 3 };
@@ -192,7 +206,8 @@ typedef struct gm_metric_histogram {
     size_t nbuckets;         /* counts used; buckets has nbuckets + 1 edges */
     uint64_t counts[GM_METRIC_HIST_MAX];
     const double *buckets;   /* bucket i is [buckets[i], buckets[i+1]); the
-                                first and last edges may be -Inf and +Inf */
+                                first and last edges may be -Inf and +Inf.
+                                Static storage, the same for every read */
 } gm_metric_histogram;
 
 typedef struct gm_metric_sample {
@@ -203,11 +218,14 @@ typedef struct gm_metric_sample {
     gm_metric_histogram hist;/* out: GM_METRIC_HISTOGRAM */
 } gm_metric_sample;
 
-/* metrics.All(): every metric gomalloc supports; returns their number. */
+/* metrics.All(): every metric gomalloc supports, sorted by name; returns
+ * their number. *descs points to static storage. */
 GM_API size_t gm_metrics_all(const gm_metric_description **descs);
 /* metrics.Read: fills each sample by its name (kind GM_METRIC_BAD for a
- * name gomalloc does not know). The values are read together, from one
- * MemStats snapshot. */
+ * name gomalloc does not know, NULL included). The values are read
+ * together, from one snapshot: one gm_read_memstats (its cost) and the
+ * collector's counters, read again should a cycle end in between. Does not
+ * allocate; uses about 16 KiB of the caller's stack. */
 GM_API void gm_read_metrics(gm_metric_sample *samples, size_t n);
 
 /* ---- Heap map ----------------------------------------------------------- */

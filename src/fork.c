@@ -34,9 +34,11 @@ static void prepare(void) {
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) gm__lock(&gm__central[i].lock);
     gm__lock(&gm__heap_lock);
     gm__lock(&gm__persistent_lock);
+    gm__mprof_fork_prepare(); /* a leaf lock: last */
 }
 
 static void parent(void) {
+    gm__mprof_fork_parent();
     gm__unlock(&gm__persistent_lock);
     gm__unlock(&gm__heap_lock);
     for (int i = GM_NUM_SPANCLASSES - 1; i >= 0; i--) gm__unlock(&gm__central[i].lock);
@@ -48,6 +50,7 @@ static void parent(void) {
 
 static void child(void) {
     /* Waiters recorded in the lock words are threads the child lacks. */
+    gm__mprof_fork_child();
     gm__lock_reinit(&gm__persistent_lock);
     gm__lock_reinit(&gm__heap_lock);
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) gm__lock_reinit(&gm__central[i].lock);

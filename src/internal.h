@@ -58,6 +58,7 @@
 #define GM_MAX_BITMAP_WORDS (GM_SPAN_MAX_ELEMS / 64)
 
 typedef struct gm_span gm_span;
+typedef struct gm_special gm_special; /* mprof.c */
 typedef struct gm_mcache gm_mcache;
 typedef struct gm_mcentral gm_mcentral;
 typedef struct gm_heap_arena gm_heap_arena;
@@ -221,6 +222,9 @@ struct gm_span {
                               writes, marker reads with the world stopped */
     const gm_type *largetype; /* typed large span: the element type */
     uint64_t largesize;    /* large collected span: bytes requested */
+    gm_special *specials;  /* sampled objects of the heap profile (mprof.c): written
+                              under its prof_lock (release), read unlocked as a hint
+                              by the folder, the sweeper and the heap */
 };
 
 GM_INTERNAL extern gm_span gm__emptyspan; /* never allocatable: alloc_cache == 0 */
@@ -281,6 +285,9 @@ struct gm_mcache {
     uint64_t nfree[GM_NUM_SPANCLASSES];  /* frees folded by this thread, by span class
                                             (atomic adds) */
     uint64_t nmalloc[GM_NUM_SPANCLASSES];/* mallocs flushed from spans (see alloc_count_base) */
+    uint64_t nrefill[GM_NUM_SPANCLASSES];/* slow-path refills by span class (the cache's
+                                            misses: hits = mallocs - refills); owner
+                                            writes (relaxed) */
     gm_mcache *next_all, *prev_all;      /* gm__allcaches list; gm__allcaches_lock */
     gm_mcache *next_free;                /* reuse list of exited threads' caches */
 };
@@ -509,6 +516,7 @@ static inline int gm__malloc_size_to_class(size_t size) {
 typedef struct gm_flushedstats {
     uint64_t nmalloc[GM_NUM_SPANCLASSES];
     uint64_t nfree[GM_NUM_SPANCLASSES];
+    uint64_t nrefill[GM_NUM_SPANCLASSES];
 } gm_flushedstats;
 GM_INTERNAL extern gm_mutex gm__allcaches_lock;
 GM_INTERNAL extern gm_mcache *gm__allcaches;
@@ -550,5 +558,40 @@ GM_INTERNAL uint64_t gm__memhash32(uint32_t key, uint64_t seed);
 GM_INTERNAL uint64_t gm__memhash(const void *p, size_t n, uint64_t seed);
 GM_INTERNAL uint64_t gm__strhash(const struct gm_string *s, uint64_t seed);
 GM_INTERNAL uint64_t gm__rand(void);
+
+/* ---- mprof.c, hooks.c: the heap profiler and the allocation hooks -------- */
+
+/* Set while sampling or an allocation hook is on: the allocation fast
+ * paths then call gm__observe_alloc (one predicted branch otherwise). The
+ * free fast path tests gm__observe_free_on (a free hook is set). */
+GM_INTERNAL extern uint8_t gm__observe_alloc_on, gm__observe_free_on;
+/* This thread is sampling, running a hook or writing a profile: its own
+ * allocations are not observed. */
+GM_INTERNAL extern __thread bool gm__tls_observing;
+/* After an allocation of `size` bytes requested at p (NULL passes
+ * through): sample it, call the hook. Returns p. */
+GM_INTERNAL void *gm__observe_alloc(void *p, size_t size);
+GM_INTERNAL void gm__observe_free(void *p); /* before p is freed */
+GM_INTERNAL void gm__observe_update(void);  /* recompute the two flags */
+GM_INTERNAL extern uint64_t gm__mprof_rate; /* bytes per sample, 0 = off; atomic */
+GM_INTERNAL extern uint64_t gm__mprof_sys;  /* MemStats buck_hash_sys; atomic */
+GM_INTERNAL void gm__mprof_init(void);      /* the rate from the options */
+GM_INTERNAL bool gm__mprof_should_sample(size_t size);
+GM_INTERNAL void gm__mprof_malloc(void *p, gm_span *s, size_t size);
+/* freed[w]: the slots of bitmap word w a fold or sweep just freed. */
+GM_INTERNAL void gm__mprof_free_slots(gm_span *s, const uint64_t *freed);
+GM_INTERNAL void gm__mprof_free_span(gm_span *s);
+/* A GOMALLOC_* file name with every %p replaced by the pid; false if it
+ * does not fit in cap bytes. */
+GM_INTERNAL bool gm__expand_path(const char *pattern, char *buf, size_t cap);
+GM_INTERNAL void gm__mprof_fork_prepare(void);
+GM_INTERNAL void gm__mprof_fork_parent(void);
+GM_INTERNAL void gm__mprof_fork_child(void);
+
+/* ---- metrics.c ---------------------------------------------------------- */
+
+/* A stop-the-world pause of ns nanoseconds ended: counted in the
+ * /gc/pauses:seconds histogram. Called by the collector, gc lock held. */
+GM_INTERNAL void gm__metrics_record_pause(uint64_t ns);
 
 #endif /* GM_INTERNAL_H */

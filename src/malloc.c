@@ -177,6 +177,7 @@ void gm__init_slow(void) {
         gm__mcentral_init();
         gm__mcache_thread_init();
         gm__gc_init();
+        gm__mprof_init();
         __atomic_store_n(&gm__inited, 1, __ATOMIC_RELEASE);
         first = true;
     }
@@ -240,11 +241,17 @@ static void *malloc_small_any(int spc, bool needzero) {
     return malloc_small(c, spc, needzero);
 }
 
-void *gm__mallocgc(size_t size, bool noscan, bool needzero) {
+static void *mallocgc(size_t size, bool noscan, bool needzero) {
     if (GM_UNLIKELY(size > (size_t)PTRDIFF_MAX)) return oom();
     if (size == 0) size = 1; /* unique pointers for malloc(0) */
     if (size > GM_MAX_SMALL_SIZE) return malloc_large(size, noscan, needzero, 1);
     return malloc_small_any(gm__malloc_size_to_class(size) << 1 | noscan, needzero);
+}
+
+void *gm__mallocgc(size_t size, bool noscan, bool needzero) {
+    void *p = mallocgc(size, noscan, needzero);
+    if (GM_UNLIKELY(gm__observe_alloc_on)) p = gm__observe_alloc(p, size);
+    return p;
 }
 
 /* Go's nextFreeFast: the lowest free slot in the span's allocCache window,
@@ -265,7 +272,11 @@ void *gm_malloc(size_t size) {
          * takes the slow path. */
         gm_mcache *c = gm__tls_mcache;
         void *p = next_free_fast(c->alloc[gm__malloc_size_to_class8[(size + 7) >> 3] * 2 + 1]);
-        if (GM_LIKELY(p != NULL)) return p;
+        if (GM_LIKELY(p != NULL)) {
+            /* The profiler and the hooks: one predicted branch (hooks.c). */
+            if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+            return p;
+        }
     }
     return gm__mallocgc(size, true, false);
 }
@@ -362,8 +373,8 @@ static GM_NOINLINE void free_slow(void *p) {
     errno = saved;
 }
 
-void gm_free(void *p) {
-    /* Fast path: a small object in a span this thread's cache owns. */
+/* Fast path: a small object in a span this thread's cache owns. */
+static inline void free_fast(void *p) {
     uintptr_t a = (uintptr_t)p;
     gm_span *s = gm__span_of(a);
     gm_mcache *c = gm__tls_mcache;
@@ -384,6 +395,21 @@ void gm_free(void *p) {
         }
     }
     free_slow(p);
+}
+
+/* A free hook is set: report, then free. Out of line, so that gm_free
+ * needs no stack frame for the call (one predicted branch, hooks.c). */
+static GM_NOINLINE void free_observed(void *p) {
+    gm__observe_free(p);
+    free_fast(p);
+}
+
+void gm_free(void *p) {
+    if (GM_UNLIKELY(gm__observe_free_on)) {
+        free_observed(p);
+        return;
+    }
+    free_fast(p);
 }
 
 /* ---- realloc, aligned allocation, sizes ------------------------------------ */
@@ -441,12 +467,18 @@ static int aligned_class(size_t size, size_t align) {
     return 0;
 }
 
-void *gm__malloc_aligned(size_t size, size_t align) {
+static void *malloc_aligned(size_t size, size_t align) {
     if (size > (size_t)PTRDIFF_MAX || align > GM_ARENA_BYTES) return oom();
     int cls = aligned_class(size, align);
     if (cls) return malloc_small_any(cls << 1 | 1, false);
     if (size == 0) size = 1;
     return malloc_large(size, true, false, align > GM_PAGE_SIZE ? align / GM_PAGE_SIZE : 1);
+}
+
+void *gm__malloc_aligned(size_t size, size_t align) {
+    void *p = malloc_aligned(size, align);
+    if (GM_UNLIKELY(gm__observe_alloc_on)) p = gm__observe_alloc(p, size);
+    return p;
 }
 
 /* free_sized, free_aligned_sized and C++ sized delete. `size` (and align)

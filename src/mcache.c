@@ -36,7 +36,9 @@ void gm__mcache_retire(gm_mcache *c) {
     for (int i = 0; i < GM_NUM_SPANCLASSES; i++) {
         gm__flushed.nmalloc[i] += c->nmalloc[i];
         gm__flushed.nfree[i] += c->nfree[i];
+        gm__flushed.nrefill[i] += c->nrefill[i];
         GM_STORE(&c->nmalloc[i], 0);
+        GM_STORE(&c->nrefill[i], 0);
         GM_STORE(&c->nfree[i], 0);
     }
     if (c->prev_all) c->prev_all->next_all = c->next_all;
@@ -217,6 +219,7 @@ static gm_span *refill_from_own(gm_mcache *c, int spc) {
 }
 
 gm_span *gm__mcache_refill(gm_mcache *c, int spc) {
+    GM_STORE(&c->nrefill[spc], c->nrefill[spc] + 1);
     gm__lock(&c->lock);
     gm_span *s = refill_from_own(c, spc);
     gm__unlock(&c->lock);

@@ -149,6 +149,7 @@ typedef struct gm_gcstate {
                               install the stop signal's handler */
     /* MemStats: [gc] */
     uint64_t nmalloc[GM_GC_NUM_CLASSES], nfree[GM_GC_NUM_CLASSES];
+    uint64_t nrefill[GM_GC_NUM_CLASSES]; /* threads' span refills (cache misses) */
     uint64_t tiny_allocs;  /* of unregistered threads (see gm_gthread) */
     /* (large objects are counted by the heap, as malloc's are) */
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;

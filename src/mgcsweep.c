@@ -53,6 +53,8 @@ bool gm__sweep_span(gm_span *s) {
     if (s->spanclass < 2) return sweep_large(s);
     int gcs = gm__gc_class(s->gckind, s->spanclass >> 1);
     uint32_t fi = s->freeindex, live = 0, freed = 0;
+    uint64_t freed_words[GM_SPAN_MAX_ELEMS / 64]; /* for the heap profile */
+    bool sampled = GM_LOAD_ACQ(&s->specials) != NULL;
     for (unsigned w = 0; w < s->nwords; w++) {
         uint64_t pad = w + 1 == s->nwords && s->nelems % 64 ? ~(uint64_t)0 << (s->nelems % 64) : 0;
         uint64_t alloc = ((s->alloc_bits[w] | gm__below_freeindex(fi, w)) & ~pad) & ~s->remote_free[w];
@@ -60,6 +62,7 @@ bool gm__sweep_span(gm_span *s) {
         uint64_t mark = s->gcmark_bits[w] & ~s->remote_free[w];
         if (mark & ~alloc) zombie(s, mark & ~alloc, w);
         freed += gm__popcount(alloc & ~mark) + gm__popcount(s->remote_free[w] & ~pad);
+        if (sampled) freed_words[w] = (alloc & ~mark) | (s->remote_free[w] & ~pad);
         live += gm__popcount(mark);
         /* Atomic stores where gm_is_collected and gm_set_finalizer read
          * without the gc lock (gm__find_object). */
@@ -67,6 +70,7 @@ bool gm__sweep_span(gm_span *s) {
         s->gcmark_bits[w] = 0;
         GM_STORE(&s->remote_free[w], 0);
     }
+    if (GM_UNLIKELY(sampled) && freed) gm__mprof_free_slots(s, freed_words);
     gm__gc.nfree[gcs] += freed;
     GM_STORE(&s->freeindex, 0);
     GM_STORE(&s->alloc_cache, ~s->alloc_bits[0]);

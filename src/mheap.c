@@ -322,6 +322,7 @@ static void free_span_locked(gm_span *s) {
 }
 
 void gm__mheap_free_span(gm_span *s) {
+    if (GM_UNLIKELY(GM_LOAD_ACQ(&s->specials) != NULL)) gm__mprof_free_span(s);
     gm__lock(&gm__heap_lock);
     if (s->spanclass < 2 && !s->gckind && s->npages <= LARGE_CACHE_PAGES &&
         large_cache_npages + s->npages <= LARGE_CACHE_MAX) {

@@ -21,6 +21,12 @@ typedef struct gm_mprof_record {
     uint64_t free_objects, free_bytes;   /* sampled frees */
 } gm_mprof_record;
 
+/* Copies up to cap records (after counting the frees not folded yet) and
+ * returns how many there are. The stacks stay valid forever. */
+GM_INTERNAL size_t gm__mprof_records(gm_mprof_record *out, size_t cap);
+/* Fix the calling thread's sampling draws (tests); 0: random again. */
+GM_INTERNAL void gm__mprof_seed(uint64_t seed);
+
 /* pprof.c: write records as a gzipped profile.proto heap profile to fd:
  * Go's sample types (alloc_objects/count, alloc_space/bytes,
  * inuse_objects/count, inuse_space/bytes), period_type space/bytes,
@@ -30,5 +36,30 @@ typedef struct gm_mprof_record {
  * turned sampling off for this thread). 0, or -1 with errno. */
 GM_INTERNAL int gm__pprof_write_heap(int fd, const gm_mprof_record *recs, size_t n,
                                      uint64_t rate, uint64_t time_ns);
+
+/* symtab.c: the process's loaded objects and the names of their functions,
+ * read in-process for the writer. A table is a snapshot of the objects
+ * loaded when it is opened, owned by one thread until closed. */
+typedef struct gm_symtab gm_symtab;
+typedef struct gm_symtab_mapping {
+    uint64_t start, limit, offset; /* an executable segment, page-aligned */
+    const char *filename;          /* the program's path for the program */
+    const char *build_id;          /* GNU build ID in lowercase hex, or "" */
+    bool gomalloc;                 /* in gomalloc itself, a shared library */
+    size_t object;                 /* symtab.c's: the loaded object */
+} gm_symtab_mapping;
+typedef struct gm_symtab_frame {
+    const char *name;        /* demangled; "obj+0x..." or "0x..." if unknown */
+    const char *system_name; /* the symbol as in the file (mangled) */
+    int mapping;             /* index in the mappings, -1 for none */
+} gm_symtab_frame;
+/* NULL with errno on failure. The program's mapping comes first. */
+GM_INTERNAL gm_symtab *gm__symtab_open(void);
+GM_INTERNAL void gm__symtab_close(gm_symtab *t);
+GM_INTERNAL size_t gm__symtab_mappings(const gm_symtab *t, const gm_symtab_mapping **maps);
+/* The function containing code address addr (a return address - 1). The
+ * names stay valid until the next lookup or close. Never fails: an
+ * address without a symbol gets a made-up name. */
+GM_INTERNAL gm_symtab_frame gm__symtab_lookup(gm_symtab *t, uintptr_t addr);
 
 #endif

@@ -99,6 +99,9 @@ uint32_t gm__span_pending_frees(gm_span *s) {
 
 uint32_t gm__span_fold(gm_span *s, uint64_t *nfolded) {
     uint32_t fi = s->freeindex, allocated = 0, nfreed = 0;
+    /* Sampled objects (heap profile): note which slots this fold frees. */
+    uint64_t freed_words[GM_SPAN_MAX_ELEMS / 64];
+    bool sampled = GM_LOAD_ACQ(&s->specials) != NULL;
     for (unsigned w = 0; w < s->nwords; w++) {
         uint64_t lf = s->local_free[w];
         uint64_t rf = GM_LOAD(&s->remote_free[w]);
@@ -112,12 +115,14 @@ uint32_t gm__span_fold(gm_span *s, uint64_t *nfolded) {
                       (void *)(s->base + slot * s->elemsize));
         }
         a &= ~freed;
+        if (sampled) freed_words[w] = freed;
         nfreed += gm__popcount(freed);
         GM_STORE(&s->alloc_bits[w], a);
         if (lf) GM_STORE(&s->local_free[w], 0);
         allocated += (uint32_t)gm__popcount(a);
     }
     allocated -= s->nwords * 64 - s->nelems; /* padding bits are always set */
+    if (GM_UNLIKELY(sampled) && nfreed) gm__mprof_free_slots(s, freed_words);
     if (nfreed) {
         s->needzero = 1;
         GM_ADD(nfolded, nfreed);

@@ -32,10 +32,11 @@ static uint64_t cached_mallocs(gm_mcache *c, int spc) {
  * every span that can hold them: caches' current and queued spans, and
  * the central lists. (An owned-full span has none: a free to it first
  * moves it to a queue or to its mcentral.) */
-static void count_cache(gm_mcache *c, uint64_t *nmalloc, uint64_t *nfree) {
+static void count_cache(gm_mcache *c, uint64_t *nmalloc, uint64_t *nfree, uint64_t *nrefill) {
     gm__lock(&c->lock);
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         nmalloc[spc] += GM_LOAD(&c->nmalloc[spc]) + cached_mallocs(c, spc);
+        nrefill[spc] += GM_LOAD(&c->nrefill[spc]);
         nfree[spc] += GM_LOAD(&c->nfree[spc]);
         gm_span *s = GM_LOAD_ACQ(&c->alloc[spc]);
         if (s != &gm__emptyspan) nfree[spc] += gm__span_pending_frees(s);
@@ -55,13 +56,15 @@ static uint64_t central_pending(gm_mcentral *mc) {
     return n;
 }
 
-static void count_objects(uint64_t *nmalloc, uint64_t *nfree) {
+static void count_objects(uint64_t *nmalloc, uint64_t *nfree, uint64_t *nrefill) {
     gm__lock(&gm__allcaches_lock);
     for (int spc = 0; spc < GM_NUM_SPANCLASSES; spc++) {
         nmalloc[spc] = gm__flushed.nmalloc[spc];
         nfree[spc] = gm__flushed.nfree[spc];
+        nrefill[spc] = gm__flushed.nrefill[spc];
     }
-    for (gm_mcache *c = gm__allcaches; c; c = c->next_all) count_cache(c, nmalloc, nfree);
+    for (gm_mcache *c = gm__allcaches; c; c = c->next_all)
+        count_cache(c, nmalloc, nfree, nrefill);
     for (int spc = 2; spc < GM_NUM_SPANCLASSES; spc++)
         nfree[spc] += central_pending(&gm__central[spc]);
     gm__unlock(&gm__allcaches_lock);
@@ -69,8 +72,8 @@ static void count_objects(uint64_t *nmalloc, uint64_t *nfree) {
 
 void gm_read_memstats(gm_memstats *m) {
     gm__ensure_init();
-    uint64_t nmalloc[GM_NUM_SPANCLASSES], nfree[GM_NUM_SPANCLASSES];
-    count_objects(nmalloc, nfree);
+    uint64_t nmalloc[GM_NUM_SPANCLASSES], nfree[GM_NUM_SPANCLASSES], nrefill[GM_NUM_SPANCLASSES];
+    count_objects(nmalloc, nfree, nrefill);
     memset(m, 0, sizeof *m);
     for (int cls = 1; cls < GM_NUM_CLASSES; cls++) {
         uint64_t size = gm__class_to_size[cls];
@@ -78,6 +81,7 @@ void gm_read_memstats(gm_memstats *m) {
         b->size = (uint32_t)size;
         b->mallocs = nmalloc[2 * cls] + nmalloc[2 * cls + 1];
         b->frees = nfree[2 * cls] + nfree[2 * cls + 1];
+        b->refills = nrefill[2 * cls] + nrefill[2 * cls + 1];
         m->mallocs += b->mallocs;
         m->frees += b->frees;
         m->total_alloc += b->mallocs * size;
@@ -89,6 +93,7 @@ void gm_read_memstats(gm_memstats *m) {
     gm__unlock(&gm__heap_lock);
     m->by_size[0].mallocs = h.nlarge_alloc;
     m->by_size[0].frees = h.nlarge_free;
+    m->by_size[0].refills = h.nlarge_alloc; /* each goes to the page heap */
     m->mallocs += h.nlarge_alloc;
     m->frees += h.nlarge_free;
     m->total_alloc += h.large_alloc_bytes;
@@ -105,6 +110,7 @@ void gm_read_memstats(gm_memstats *m) {
     m->mcache_sys = GM_LOAD(&gm__heapstats.mcache_sys);
     m->gc_sys = GM_LOAD(&gm__heapstats.gc_sys);
     m->other_sys = GM_LOAD(&gm__heapstats.other_sys);
+    m->buck_hash_sys = GM_LOAD(&gm__mprof_sys);
     m->sys = m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys +
              m->buck_hash_sys + m->gc_sys + m->other_sys;
 }

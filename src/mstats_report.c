@@ -8,6 +8,8 @@
  * and written with write(2), and gm_read_memstats copes with live threads.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,19 +80,34 @@ static void put_memstats(out *o, const gm_memstats *m) {
     put_bytes(o, "OtherSys", m->other_sys);
 }
 
+/* The thread caches' hit rate for a class: allocations served without a
+ * refill, in tenths of a percent. */
+static unsigned hit_permille(const gm_memstats_by_size *b) {
+    if (!b->mallocs || b->refills >= b->mallocs) return 0;
+    return (unsigned)((b->mallocs - b->refills) * 1000 / b->mallocs);
+}
+
+static void put_class(out *o, const char *cls, const char *size, const gm_memstats_by_size *b,
+                      uint64_t nspans) {
+    unsigned hit = hit_permille(b);
+    put(o, "%5s %7s %14llu %14llu %12llu %8llu %12llu %5u.%u%%\n", cls, size,
+        (unsigned long long)b->mallocs, (unsigned long long)b->frees,
+        (unsigned long long)(b->mallocs - b->frees), (unsigned long long)nspans,
+        (unsigned long long)b->refills, hit / 10, hit % 10);
+}
+
 static void put_classes(out *o, const gm_memstats *m, const uint64_t *nspans) {
-    put(o, "%5s %7s %14s %14s %12s %8s\n", "class", "size", "mallocs", "frees", "live", "spans");
+    put(o, "%5s %7s %14s %14s %12s %8s %12s %7s\n", "class", "size", "mallocs", "frees", "live",
+        "spans", "refills", "hit");
     for (int c = 1; c < GM_NUM_SIZE_CLASSES; c++) {
         const gm_memstats_by_size *b = &m->by_size[c];
         if (!b->mallocs && !nspans[c]) continue;
-        put(o, "%5d %7u %14llu %14llu %12llu %8llu\n", c, b->size,
-            (unsigned long long)b->mallocs, (unsigned long long)b->frees,
-            (unsigned long long)(b->mallocs - b->frees), (unsigned long long)nspans[c]);
+        char cls[8], size[12];
+        snprintf(cls, sizeof cls, "%d", c);
+        snprintf(size, sizeof size, "%u", b->size);
+        put_class(o, cls, size, b, nspans[c]);
     }
-    const gm_memstats_by_size *b = &m->by_size[0];
-    put(o, "%5s %7s %14llu %14llu %12llu %8llu\n", "large", ">32K",
-        (unsigned long long)b->mallocs, (unsigned long long)b->frees,
-        (unsigned long long)(b->mallocs - b->frees), (unsigned long long)nspans[0]);
+    put_class(o, "large", ">32K", &m->by_size[0], nspans[0]);
 }
 
 int gm_write_stats(int fd) {
@@ -119,6 +136,20 @@ int gm_write_stats(int fd) {
     return 0;
 }
 
+/* "1" is stderr; "/proc/self/fd/N" (what `gomalloc run --stats` passes) is
+ * descriptor N itself, written directly: reopening it through /proc would
+ * fail for a socket, and N outlives the program closing its stderr. -1 for
+ * a file name. */
+static int stats_descriptor(const char *v) {
+    if (strcmp(v, "1") == 0) return 2;
+    static const char prefix[] = "/proc/self/fd/";
+    if (strncmp(v, prefix, sizeof prefix - 1) != 0) return -1;
+    char *end;
+    long fd = strtol(v + sizeof prefix - 1, &end, 10);
+    if (*end || end == v + sizeof prefix - 1 || fd < 0 || fd > INT_MAX) return -1;
+    return fcntl((int)fd, F_GETFD) >= 0 ? (int)fd : -1;
+}
+
 /* GOMALLOC_STATS: "1" (stderr) or a file to append to; GOMALLOC_STATS_PID
  * limits it to one process of a tree (gomalloc run sets it). */
 static void __attribute__((destructor)) stats_at_exit(void) {
@@ -127,8 +158,9 @@ static void __attribute__((destructor)) stats_at_exit(void) {
     if (gm__opts.stats_pid && gm__opts.stats_pid != (uint64_t)getpid()) return;
     if (strcmp(gm__opts.stats, "0") == 0) return;
     int saved = errno;
-    if (strcmp(gm__opts.stats, "1") == 0) {
-        gm_write_stats(2);
+    int fd = stats_descriptor(gm__opts.stats);
+    if (fd >= 0) {
+        gm_write_stats(fd);
     } else {
         int fd = open(gm__opts.stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0) {

@@ -140,6 +140,7 @@ static gm_span *grow(int kind, int cls) {
  * one takes its place. Returns the free bytes it brings (heap_live), 0 on
  * out of memory. gc lock. */
 static uint64_t refill(gm_gthread *t, int gcs, int kind, int cls) {
+    gm__gc.nrefill[gcs]++;
     gm_span *old = t->alloc[gcs];
     if (old != &gm__emptyspan) {
         t->alloc[gcs] = &gm__emptyspan;
@@ -309,6 +310,7 @@ static void *newobject(size_t size, int kind, const gm_type *type, size_t n, boo
         return NULL;
     }
     if (GM_UNLIKELY(!GM_LOAD_ACQ(&gm__gc.enabled))) gm__gc_enable();
+    size_t asked = size;
     if (size == 0) size = 1;
     void *p = try_new(size, kind, type, n, align8);
     if (GM_UNLIKELY(!p)) {
@@ -316,6 +318,7 @@ static void *newobject(size_t size, int kind, const gm_type *type, size_t n, boo
         p = try_new(size, kind, type, n, align8);
         if (!p) errno = ENOMEM;
     }
+    if (GM_UNLIKELY(gm__observe_alloc_on)) p = gm__observe_alloc(p, asked);
     return p;
 }
 
@@ -348,12 +351,16 @@ static inline void *new_fast(size_t size, int kind) {
 
 void *gm_new(size_t size) {
     void *p = new_fast(size, GM_GC_CONSERVATIVE);
-    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_CONSERVATIVE, NULL, 0, false);
+    if (GM_UNLIKELY(p == NULL)) return newobject(size, GM_GC_CONSERVATIVE, NULL, 0, false);
+    if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+    return p;
 }
 
 void *gm_new_noscan(size_t size) {
     void *p = size >= GM_TINY_SIZE ? new_fast(size, GM_GC_NOSCAN) : NULL;
-    return GM_LIKELY(p != NULL) ? p : newobject(size, GM_GC_NOSCAN, NULL, 0, false);
+    if (GM_UNLIKELY(p == NULL)) return newobject(size, GM_GC_NOSCAN, NULL, 0, false);
+    if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+    return p;
 }
 
 void *gm_new_array(const gm_type *t, size_t n) {

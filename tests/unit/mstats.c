@@ -21,6 +21,23 @@ TEST(small_objects_are_counted_exactly_by_class) {
     for (int i = 120; i < 300; i++) gm_free(p[i]);
 }
 
+TEST(refills_count_the_thread_caches_misses_by_class) {
+    gm_size_class_info big, small;
+    REQUIRE(gm_size_class_of(2048, &big) == 0 && gm_size_class_of(16, &small) == 0);
+    gm_memstats a, b;
+    gm_read_memstats(&a);
+    static void *p[2000];
+    for (int i = 0; i < 1000; i++) p[i] = gm_malloc(2048); /* 4 per 8 KiB span */
+    for (int i = 1000; i < 2000; i++) p[i] = gm_malloc(16); /* 512 per span */
+    gm_read_memstats(&b);
+    uint64_t big_refills = b.by_size[big.size_class].refills - a.by_size[big.size_class].refills;
+    uint64_t small_refills =
+        b.by_size[small.size_class].refills - a.by_size[small.size_class].refills;
+    CHECK(big_refills >= 1000 / big.nelems && big_refills <= 1000 / big.nelems + 2);
+    CHECK(small_refills <= 1000 / small.nelems + 2);
+    for (int i = 0; i < 2000; i++) gm_free(p[i]);
+}
+
 TEST(large_objects_are_counted_in_whole_pages) {
     gm_memstats a, b, c;
     gm_read_memstats(&a);
