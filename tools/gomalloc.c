@@ -3,8 +3,10 @@
  *
  *   gomalloc demo          walk through the allocator with live data
  *   gomalloc demo-containers  only its chapters on make, append, maps, channels
- *   gomalloc run [--stats] [--stats-file F] [--] CMD [ARGS...]
- *                          run any program with gomalloc as its malloc
+ *   gomalloc run [OPTIONS] [--] CMD [ARGS...]
+ *                          run any program with gomalloc as its malloc, and
+ *                          get its heap summary, profile, metrics, heap map
+ *   gomalloc plot FILE -o OUT.svg   chart a metrics file (run --metrics)
  *   gomalloc sizeclasses   print the size-class table
  *   gomalloc version
  *
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "demo.h"
+#include "plot.h"
 #include "run.h"
 
 /* The chapters that hold heap addresses in locals are not inlined into
@@ -32,16 +35,25 @@
  * chapter 5 may reuse the pages they pointed to. */
 #define NOINLINE __attribute__((noinline))
 
-static void usage(FILE *f) {
+/* full: also the options of `run` (for `gomalloc help`). */
+static void usage(FILE *f, bool full) {
     fprintf(f, "usage: gomalloc <command>\n\n"
                "commands:\n"
                "  demo          walk through Go's allocator design on the live heap\n"
                "  demo-containers  only the demo's chapters on make, append, maps, channels\n"
-               "  run [--stats] [--stats-file F] [--] CMD [ARGS...]\n"
-               "                run CMD with gomalloc preloaded as its malloc; --stats\n"
-               "                prints a heap summary when CMD exits\n"
+               "  run [OPTIONS] [--] CMD [ARGS...]\n"
+               "                run CMD with gomalloc preloaded as its malloc; options for\n"
+               "                its heap summary, profile, metrics and heap map below\n"
+               "  plot FILE -o OUT.svg\n"
+               "                chart a metrics file written by run --metrics\n"
                "  sizeclasses   print the 67 size classes\n"
                "  version       print the version\n");
+    if (!full) {
+        fprintf(f, "\n`gomalloc help` or `gomalloc run --help` for run's options\n");
+        return;
+    }
+    fputc('\n', f);
+    run_usage(f);
 }
 
 void demo_heading(const char *title) {
@@ -517,7 +529,7 @@ static int cmd_sizeclasses(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if (strcmp(argv[1], "demo") == 0) {
@@ -539,15 +551,16 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "demo-gctrace") == 0) return cmd_demo_gctrace(); /* demo_gc_trace's child */
     if (strcmp(argv[1], "sizeclasses") == 0) return cmd_sizeclasses();
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
+    if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc, argv); /* argv[1] is "plot" */
     if (strcmp(argv[1], "version") == 0) {
         printf("gomalloc %s\n", GM_VERSION);
         return 0;
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
+        usage(stdout, true);
         return 0;
     }
     fprintf(stderr, "gomalloc: unknown command \"%s\"\n", argv[1]);
-    usage(stderr);
+    usage(stderr, false);
     return 2;
 }
