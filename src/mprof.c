@@ -480,9 +480,3 @@ __attribute__((weak)) int gm__pprof_write_heap(int fd, const gm_mprof_record *re
     errno = ENOSYS;
     return -1;
 }
-/* TEMPORARY until heapmap.c lands. */
-__attribute__((weak)) int gm_write_heap_map(int fd) {
-    (void)fd;
-    errno = ENOSYS;
-    return -1;
-}
