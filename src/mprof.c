@@ -87,6 +87,21 @@ static size_t nbuckets;           /* prof_lock */
 static gm_special *all_specials;  /* prof_lock */
 static gm_special *free_specials; /* prof_lock */
 
+/* A registered thread is never stopped for a collection while it holds
+ * prof_lock (nosuspend): the stopped world may fold or free spans, which
+ * takes it. */
+static void prof_lock_acquire(void) {
+    gm_gthread *t = gm__tls_gthread;
+    if (t) gm__nosuspend_begin(t);
+    gm__lock(&prof_lock);
+}
+
+static void prof_lock_release(void) {
+    gm__unlock(&prof_lock);
+    gm_gthread *t = gm__tls_gthread;
+    if (t) gm__nosuspend_end(t);
+}
+
 /* ---- persistent memory for records (prof_lock) ------------------------- */
 
 static char *chunk;
@@ -258,7 +273,7 @@ void gm__mprof_malloc(void *p, gm_span *s, size_t size) {
     unwind_state st = {pcs, 0};
     _Unwind_Backtrace(unwind_frame, &st);
     uint32_t slot = s->spanclass < 2 ? 0 : gm__span_slot(s, (uintptr_t)p);
-    gm__lock(&prof_lock);
+    prof_lock_acquire();
     bucket *b = bucket_get(pcs, st.n, size);
     gm_special *sp = b ? special_new() : NULL;
     if (sp) {
@@ -266,25 +281,25 @@ void gm__mprof_malloc(void *p, gm_span *s, size_t size) {
         b->alloc_bytes += size;
         special_add(sp, s, slot, b);
     }
-    gm__unlock(&prof_lock);
+    prof_lock_release();
 }
 
 /* Fold and sweep: freed[w] holds the slots of word w just freed. */
 void gm__mprof_free_slots(gm_span *s, const uint64_t *freed) {
-    gm__lock(&prof_lock);
+    prof_lock_acquire();
     gm_special **link = &s->specials;
     for (gm_special *sp; (sp = *link) != NULL;) {
         if (freed[sp->slot / 64] >> (sp->slot % 64) & 1) special_free(link, sp);
         else link = &sp->span_next;
     }
-    gm__unlock(&prof_lock);
+    prof_lock_release();
 }
 
 /* s goes back to the heap: whatever it held is freed. */
 void gm__mprof_free_span(gm_span *s) {
-    gm__lock(&prof_lock);
+    prof_lock_acquire();
     while (s->specials) special_free(&s->specials, s->specials);
-    gm__unlock(&prof_lock);
+    prof_lock_release();
 }
 
 /* Is the sampled object still allocated? Read without the owner's
@@ -321,14 +336,14 @@ static uint64_t now_ns(void) {
 }
 
 size_t gm__mprof_records(gm_mprof_record *out, size_t cap) {
-    gm__lock(&prof_lock);
+    prof_lock_acquire();
     reconcile_specials();
     size_t i = 0;
     for (bucket *b = all_buckets; b && i < cap; b = b->all_next, i++)
         out[i] = (gm_mprof_record){b->stack, b->nstack, b->size, b->alloc_objects,
                                    b->alloc_bytes, b->free_objects, b->free_bytes};
     size_t n = nbuckets;
-    gm__unlock(&prof_lock);
+    prof_lock_release();
     return n;
 }
 
@@ -471,12 +486,4 @@ void gm__mprof_fork_parent(void) { gm__unlock(&prof_lock); }
 void gm__mprof_fork_child(void) {
     gm__lock_reinit(&prof_lock);
     if (gm__opts.profile_signal) gm__start_helper(dumper, NULL);
-}
-
-/* TEMPORARY until pprof.c lands. */
-__attribute__((weak)) int gm__pprof_write_heap(int fd, const gm_mprof_record *recs, size_t n,
-                                               uint64_t rate, uint64_t time_ns) {
-    (void)fd, (void)recs, (void)n, (void)rate, (void)time_ns;
-    errno = ENOSYS;
-    return -1;
 }

@@ -32,8 +32,12 @@ GM_INTERNAL void gm__mprof_seed(uint64_t seed);
  * inuse_objects/count, inuse_space/bytes), period_type space/bytes,
  * period = rate, values unsampled as Go's scaleHeapSample does, a "bytes"
  * label per sample, mappings and function names from symtab.c, and
- * gomalloc's own leading frames dropped. May call malloc (the caller has
- * turned sampling off for this thread). 0, or -1 with errno. */
+ * gomalloc's own leading frames dropped: the run of frames, starting
+ * within the innermost four, that lie in gomalloc's shared library or are
+ * named gm_*, malloc & co., __libc_malloc & co. or operator new (at least
+ * one frame is kept). May call malloc (the caller has turned sampling off
+ * for this thread); frees all it allocates. Writes with write(2) only,
+ * retrying short writes and EINTR. 0, or -1 with errno. */
 GM_INTERNAL int gm__pprof_write_heap(int fd, const gm_mprof_record *recs, size_t n,
                                      uint64_t rate, uint64_t time_ns);
 

@@ -227,5 +227,8 @@ void gm__options_init(void) {
 }
 
 static void __attribute__((constructor)) options_after_environ(void) {
-    if (read_before_environ && environ) gm__options_init();
+    if (read_before_environ && environ) {
+        gm__options_init();
+        gm__mprof_init(); /* GOMALLOC_PROFILE_RATE */
+    }
 }
