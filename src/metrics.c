@@ -174,30 +174,17 @@ static void take_snapshot(snapshot *s) {
 
 static uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
-/* Go's "number of cores" in the collector's CPU accounting (gctrace's P,
- * gc_cpu_fraction's denominator). Read once, as Go reads ncpu. */
-static unsigned ncpu(void) {
-    static unsigned n;
-    unsigned v = GM_LOAD(&n);
-    if (!v) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        v = c < 1 ? 1 : (unsigned)c;
-        GM_STORE(&n, v);
-    }
-    return v;
-}
-
 /* Go's GOMAXPROCS for us: the threads that mark in parallel
  * (GOMALLOC_MARKERS, else the cores), bounded as mgcmark.c bounds it. */
 static uint64_t gomaxprocs(const snapshot *s) {
     (void)s;
-    uint64_t n = gm__opts.markers ? gm__opts.markers : ncpu();
+    uint64_t n = gm__opts.markers ? gm__opts.markers : gm__nprocs();
     return n > 64 ? 64 : n;
 }
 
 static double gc_cpu(const snapshot *s) { return (double)s->g.gc_cpu_ns / 1e9; }
 static double cpu_total(const snapshot *s) {
-    return (double)sub0(s->now_ns, s->g.start_ns) * ncpu() / 1e9;
+    return (double)sub0(s->now_ns, s->g.start_ns) * gm__nprocs() / 1e9;
 }
 static uint64_t cycles_auto(const snapshot *s) { return sub0(s->m.num_gc, s->m.num_forced_gc); }
 static uint64_t cycles_forced(const snapshot *s) { return s->m.num_forced_gc; }

@@ -132,7 +132,7 @@ static uint64_t thread_cpu(void) {
 
 /* Read once, as Go reads ncpu at start: sysconf reads sysfs on every call,
  * and MemStats (gc_cpu_fraction) must not read files. */
-static unsigned nprocs(void) {
+unsigned gm__nprocs(void) {
     static unsigned n;
     unsigned v = GM_LOAD(&n);
     if (!v) {
@@ -252,7 +252,7 @@ static void fmt_ms(char *buf, size_t cap, uint64_t ns) {
 
 static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
     char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
-    unsigned p = nprocs();
+    unsigned p = gm__nprocs();
     fmt_ms(a, sizeof a, ct->t1 - ct->t0);
     fmt_ms(b, sizeof b, ct->t2 - ct->t1);
     fmt_ms(c, sizeof c, ct->t3 - ct->t2);
@@ -313,7 +313,7 @@ static void call_hook(int phase) {
 /* One full cycle; gc lock held. */
 static void gc_cycle(bool forced) {
     cycle_times ct = {.forced = forced};
-    unsigned p = nprocs();
+    unsigned p = gm__nprocs();
     ct.t0 = gm__nanotime();
     gm__sweep_finish();                                  /* 1. sweep termination */
     ct.heap0 = GM_LOAD(&gm__gc.heap_live);
@@ -455,7 +455,7 @@ void gm__gc_read_memstats(gm_memstats *m) {
     memcpy(m->pause_end, gm__gc.pause_end, sizeof m->pause_end);
     m->num_gc = gm__gc.cycle;
     m->num_forced_gc = gm__gc.num_forced_gc;
-    double elapsed = (double)(gm__nanotime() - gm__gc.start_ns) * nprocs();
+    double elapsed = (double)(gm__nanotime() - gm__gc.start_ns) * gm__nprocs();
     m->gc_cpu_fraction = elapsed > 0 ? (double)gm__gc.gc_cpu_ns / elapsed : 0;
     gm__unlock(&gm__gc_lock);
 }

@@ -277,6 +277,8 @@ GM_INTERNAL void gm__pool_cleanup(void);
 /* Create a detached helper thread that is never registered nor stopped
  * (sweeper, finalizer runner, markers). Returns false on failure. */
 GM_INTERNAL bool gm__start_helper(void *(*fn)(void *), void *arg);
+/* Online cores, read once (as Go reads ncpu): the CPU accounting's P. */
+GM_INTERNAL unsigned gm__nprocs(void);
 GM_INTERNAL void gm__futex_wait(uint32_t *addr, uint32_t val, uint64_t timeout_ns);
 GM_INTERNAL void gm__futex_wake(uint32_t *addr);
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "gomalloc.h"
+#include "garbage.h"
 
 #define NSMALL 100
 #define SMALL_SIZE 48
@@ -65,21 +66,6 @@ static void *free_remote(void *p) {
     return NULL;
 }
 
-/* The dropped objects' addresses die with this frame. */
-static __attribute__((noinline)) void make_garbage(void) {
-    for (int i = 0; i < NDROPPED; i++) {
-        void *volatile p = gm_new(GC_SIZE);
-        (void)p;
-    }
-}
-
-/* Zero the dead stack below main: stale addresses there would be roots. */
-static __attribute__((noinline)) void clear_stack(void) {
-    char buf[32 << 10];
-    memset(buf, 0, sizeof buf);
-    __asm__ volatile("" : : "r"(buf) : "memory");
-}
-
 /* The live test's breakpoint. */
 __attribute__((noinline)) void gdb_heap_stop(void) { __asm__ volatile("" ::: "memory"); }
 
@@ -99,7 +85,7 @@ int main(int argc, char **argv) {
     if (!(large_block = gm_malloc(LARGE_SIZE))) die("out of memory");
     for (int i = 0; i < NKEPT; i++)
         if (!(kept[i] = gm_new(GC_SIZE))) die("out of memory");
-    make_garbage();
+    make_garbage(NDROPPED, GC_SIZE);
     clear_stack();
     gm_gc();
 

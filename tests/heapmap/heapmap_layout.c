@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "garbage.h"
 #include "internal.h" /* gm__count_spans: in-use spans, for the summary */
 
 #define N48 1000
@@ -119,20 +120,6 @@ static void on_gc(int phase, void *arg) {
     mark_written = 1;
 }
 
-/* The dropped objects' addresses die with this frame. */
-static __attribute__((noinline)) void make_garbage(void) {
-    for (int i = 0; i < NDROPPED; i++) {
-        void *volatile p = gm_new(GC_SIZE);
-        (void)p;
-    }
-}
-
-static __attribute__((noinline)) void clear_stack(void) {
-    char buf[32 << 10];
-    memset(buf, 0, sizeof buf);
-    __asm__ volatile("" : : "r"(buf) : "memory");
-}
-
 static void *xmalloc(size_t n) {
     void *p = gm_malloc(n);
     if (!p) die("out of memory");
@@ -146,7 +133,7 @@ static void build_heap(void) {
     for (int i = 0; i < N4096; i++) p4096[i] = xmalloc(4096);
     for (int i = 0; i < NKEPT; i++)
         if (!(kept[i] = gm_new(GC_SIZE))) die("out of memory");
-    make_garbage();
+    make_garbage(NDROPPED, GC_SIZE);
     void *big40 = xmalloc(320 * 1024);
     clear_stack();
     gm_set_gc_hook(on_gc, NULL);
