@@ -99,6 +99,14 @@ static int gm_test_failed_current;
         }                                                                   \
     } while (0)
 
+/* A function the optimiser neither inlines nor clones, so that its address
+ * is where its code runs (stacks in profile tests). Clang has no noipa. */
+#if defined(__clang__)
+#define TEST_NOIPA __attribute__((noinline, optnone))
+#else
+#define TEST_NOIPA __attribute__((noipa))
+#endif
+
 #define TEST_MAIN()                                                         \
     int main(int argc, char **argv) {                                       \
         int passed = 0, failed = 0;                                         \

@@ -9,12 +9,12 @@
 namespace shapes {
 struct Circle {
     double x, y, r;
-    [[gnu::noipa]] static Circle *make(int i) { return new Circle{double(i), 0, 1}; }
+    [[gnu::noinline]] static Circle *make(int i) { return new Circle{double(i), 0, 1}; }
 };
 
 template <typename T> struct Pool {
     std::vector<T *> items;
-    [[gnu::noipa]] void fill(int n) {
+    [[gnu::noinline]] void fill(int n) {
         for (int i = 0; i < n; i++) items.push_back(new T[4]);
     }
     ~Pool() {

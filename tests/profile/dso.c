@@ -4,6 +4,6 @@
 
 void *volatile dso_kept[300];
 
-__attribute__((visibility("default"), noipa)) void dso_allocate(int n) {
+__attribute__((visibility("default"), noinline)) void dso_allocate(int n) {
     for (int i = 0; i < n && i < 300; i++) dso_kept[i] = malloc(3000);
 }

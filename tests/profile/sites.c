@@ -15,7 +15,13 @@
 
 #include "mprof.h"
 
-#define MiB (1024.0 * 1024.0)
+/* Neither inlined nor cloned: each site keeps its own frame (clang has no
+ * noipa). */
+#if defined(__clang__)
+#define NOIPA __attribute__((noinline, optnone))
+#else
+#define NOIPA __attribute__((noipa))
+#endif
 #define UNIT (384u << 20) /* bytes allocated by site_a */
 
 typedef struct truth { unsigned long long alloc, inuse; } truth;
@@ -50,17 +56,17 @@ static inline __attribute__((always_inline)) void churn(const size_t *sizes, int
     }
 }
 
-static __attribute__((noipa)) void site_a(truth *t) {
+static NOIPA void site_a(truth *t) {
     static const size_t sizes[] = {64, 256, 1024, 4096, 16384, 65536};
     churn(sizes, 6, UNIT, 1, t);
 }
 
-static __attribute__((noipa)) void site_b(truth *t) {
+static NOIPA void site_b(truth *t) {
     static const size_t sizes[] = {48, 512, 2048, 8192, 32768, 131072};
     churn(sizes, 6, 3 * (size_t)UNIT, 3, t);
 }
 
-static __attribute__((noipa)) void site_c(truth *t) {
+static NOIPA void site_c(truth *t) {
     static const size_t sizes[] = {32, 128, 3072, 10240, 27264, 262144};
     churn(sizes, 6, 10 * (size_t)UNIT, 10, t);
 }

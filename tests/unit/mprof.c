@@ -36,7 +36,7 @@ static sums site(void *fn, uint64_t size) {
 
 static void *volatile ptrs[20000];
 
-static __attribute__((noipa)) void site_small(int n) {
+static TEST_NOIPA void site_small(int n) {
     for (int i = 0; i < n; i++) ptrs[i] = gm_malloc(48);
 }
 
@@ -64,7 +64,7 @@ TEST(rate_one_samples_every_allocation_with_the_callers_stack) {
     gm_set_profile_rate(old);
 }
 
-static __attribute__((noipa)) void site_large(int n) {
+static TEST_NOIPA void site_large(int n) {
     for (int i = 0; i < n; i++) ptrs[i] = gm_malloc(100000);
 }
 
@@ -89,7 +89,7 @@ static void *remote_free_all(void *arg) {
     return NULL;
 }
 
-static __attribute__((noipa)) void site_remote(int n) {
+static TEST_NOIPA void site_remote(int n) {
     for (int i = 0; i < n; i++) ptrs[i] = gm_malloc(256);
 }
 
@@ -107,7 +107,7 @@ TEST(frees_by_other_threads_are_counted) {
     CHECK_EQ(site((void *)site_remote, 256).frees, 500);
 }
 
-static __attribute__((noipa)) void site_collected(int n) {
+static TEST_NOIPA void site_collected(int n) {
     for (int i = 0; i < n; i++) ptrs[i] = gm_new(64);
     for (int i = 0; i < 10; i++) ptrs[n + i] = gm_new_noscan(8); /* tiny */
 }
@@ -137,7 +137,7 @@ TEST(collected_objects_are_freed_by_the_sweep) {
     CHECK(tiny_frees >= 4 && tiny_frees <= 10); /* the current tiny block lives on */
 }
 
-static __attribute__((noipa)) void site_poisson(int n) {
+static TEST_NOIPA void site_poisson(int n) {
     for (int i = 0; i < n; i++) gm_free(gm_malloc(64));
 }
 
@@ -172,7 +172,7 @@ static void allocating_hook(const gm_alloc_event *ev, void *arg) {
     gm_free(gm_malloc(48)); /* not sampled, not hooked: no recursion */
 }
 
-static __attribute__((noipa)) void site_hooked(int n) {
+static TEST_NOIPA void site_hooked(int n) {
     for (int i = 0; i < n; i++) ptrs[i] = gm_malloc(1024);
 }
 
