@@ -137,6 +137,16 @@
  *  a few loads with no lock: the marker's findObject. The collector's own
  *  essay is at the top of mgc.c.
  *
+ * Observing (mprof.c, hooks.c)
+ * ----------------------------
+ *  The heap profiler (Go's MemProfileRate sampling) and the allocation
+ *  hooks share one byte, gm__observe_alloc_on, tested after the fast path
+ *  succeeds: while it is set, every allocation calls gm__observe_alloc
+ *  (count down to the next sample, call the hook). gm_free tests
+ *  gm__observe_free_on (a free hook) before its fast path. A sampled
+ *  object's free needs no test on the free path: the profiler hangs a
+ *  record on the span, which the fold, the sweep or the span's free finds.
+ *
  * Replacing the system allocator
  * ------------------------------
  *  override.c exports malloc, free and the rest of the C library's family

