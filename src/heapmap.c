@@ -22,10 +22,8 @@
  * A "run" is a stretch of pages of one arena that are all one span or all
  * one free state: free (backed), scavenged (returned to the OS) or never
  * used. The page allocator keeps no record of pages never used, so
- * "never used" is estimated: scavenged pages above the arena's highest
- * page that is in use or backed (first fit fills arenas from the bottom).
- * Pages the scavenger released at the very top of an arena are counted as
- * never used too; the JSON says so ("unusedIsEstimate").
+ * "never used": the pages above the arena's high-water mark (the page
+ * allocator's used_pages), which no span has ever held.
  */
 #include <errno.h>
 #include <string.h>
@@ -57,18 +55,6 @@ typedef struct hm_snap {
     gm_heapstats stats;
     uint32_t sweepgen;
 } hm_snap;
-
-/* One past the highest page of ha that is in use or still backed: the
- * arena's high-water mark as far as the page bitmaps tell. Heap lock. */
-static size_t arena_used_pages(const gm_heap_arena *ha) {
-    for (size_t c = GM_CHUNKS_PER_ARENA; c-- > 0;) {
-        for (size_t w = GM_CHUNK_WORDS; w-- > 0;) {
-            uint64_t used = ha->pages.inuse[c][w] | ~ha->pages.scav[c][w];
-            if (used) return c * GM_CHUNK_PAGES + w * 64 + 64 - (size_t)__builtin_clzll(used);
-        }
-    }
-    return 0;
-}
 
 static int32_t free_state(const gm_heap_arena *ha, size_t page, size_t hwm) {
     size_t c = page / GM_CHUNK_PAGES, b = page % GM_CHUNK_PAGES;
@@ -147,7 +133,7 @@ static int32_t span_ref(hm_snap *sn, const gm_span *s, uintptr_t page) {
 }
 
 static void walk_arena(hm_snap *sn, const gm_heap_arena *ha) {
-    size_t hwm = arena_used_pages(ha);
+    size_t hwm = ha->pages.used_pages;
     for (size_t i = 0; i < GM_PAGES_PER_ARENA;) {
         gm_span *s = ha->spans[i];
         size_t j = i + 1;
@@ -364,8 +350,8 @@ static void emit_arena(hm_out *o, const hm_snap *sn, const hm_arena *a) {
 
 static void emit_stats(hm_out *o, const hm_snap *sn) {
     const gm_heapstats *h = &sn->stats;
-    out_s(o, ",\"stats\":{\"unusedIsEstimate\":true");
-    out_kv(o, "heapSys", h->heap_sys);
+    out_s(o, ",\"stats\":{\"heapSys\":");
+    out_u64(o, h->heap_sys);
     out_kv(o, "heapInuse", h->heap_inuse);
     out_kv(o, "heapIdle", h->heap_sys - h->heap_inuse);
     out_kv(o, "heapReleased", h->heap_released);
@@ -484,7 +470,7 @@ static const char page_script[] =
     "m.spans+' spans</b> in use, '+m.kept+' freed large span(s) kept for reuse. Pages: <b>'+"
     "m.inuse+'</b> in use ('+mib(m.inuse)+'), <b>'+m.free+'</b> free ('+mib(m.free)+"
     "'), <b>'+m.scavenged+'</b> scavenged ('+mib(m.scavenged)+'), <b>'+m.unused+"
-    "'</b> never used ('+mib(m.unused)+', estimated).<br>MemStats at the snapshot: "
+    "'</b> never used ('+mib(m.unused)+').<br>MemStats at the snapshot: "
     "HeapSys '+st.heapSys+', HeapInuse '+st.heapInuse+', HeapIdle '+st.heapIdle+"
     "', HeapReleased '+st.heapReleased+'; heap sweepgen '+st.sweepgen+'. Program '+"
     "D.program+' (pid '+D.pid+').';}\n"

@@ -349,6 +349,8 @@ typedef struct gm_pallocdata {
     uint64_t scav[GM_CHUNKS_PER_ARENA][GM_CHUNK_WORDS];
     gm_pallocsum chunk_sum[GM_CHUNKS_PER_ARENA];
     gm_pallocsum arena_sum;
+    uint32_t used_pages; /* one past the highest page ever allocated: the pages
+                            above it were never used (the heap map shows them) */
 } gm_pallocdata;
 
 /* First fit: the lowest address run of npages free pages whose start is a

@@ -285,6 +285,8 @@ size_t gm__pages_alloc(uintptr_t addr, size_t npages, bool *dirty) {
         gm__bits_set_range(ha->pages.inuse[chunk], first, count);
         gm__bits_clear_range(ha->pages.scav[chunk], first, count);
         changed_ |= update_chunk(ha, chunk);
+        uint32_t end = (uint32_t)(chunk * GM_CHUNK_PAGES + first + count);
+        if (end > ha->pages.used_pages) ha->pages.used_pages = end;
     });
     *dirty = scav != npages;
     return scav;
