@@ -106,8 +106,10 @@ GO_ENV = {}
 def pprof_raw(go, path):
     """`go tool pprof -raw`: the first call builds pprof into GO_ENV's cache."""
     env = dict(os.environ, **GO_ENV)
-    r = subprocess.run([go, "tool", "pprof", "-raw", path], capture_output=True, text=True,
-                       env=env)
+    # -symbolize=none: every name must come from the file itself (the
+    # binaries need not be at hand).
+    r = subprocess.run([go, "tool", "pprof", "-raw", "-symbolize=none", path],
+                       capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError("pprof failed on %s: %s" % (path, r.stderr.strip()[-300:]))
     return Profile(r.stdout)
