@@ -28,8 +28,10 @@ static gm_mutex hook_lock = GM_MUTEX_INIT;
 static hook_pair *alloc_hook, *free_hook; /* atomic (release/acquire) */
 
 void gm__observe_update(void) {
-    GM_STORE(&gm__observe_alloc_on,
-             (uint8_t)(GM_LOAD(&gm__mprof_rate) != 0 || GM_LOAD_ACQ(&alloc_hook) != NULL));
+    uint8_t on = GM_LOAD_ACQ(&alloc_hook) ? GM_OBSERVE_HOOK
+                 : GM_LOAD(&gm__mprof_rate) ? GM_OBSERVE_SAMPLING
+                                            : 0;
+    GM_STORE(&gm__observe_alloc_on, on);
     GM_STORE(&gm__observe_free_on, (uint8_t)(GM_LOAD_ACQ(&free_hook) != NULL));
 }
 

@@ -512,6 +512,11 @@ static inline int gm__malloc_size_to_class(size_t size) {
     return gm__class128(size);
 }
 
+/* The block a small request of size bytes gets from malloc's classes. */
+static inline size_t gm__malloc_block_size(size_t size) {
+    return gm__class_to_size[gm__malloc_size_to_class(size)];
+}
+
 /* ---- mstats.c ----------------------------------------------------------- */
 
 /* Counters moved out of caches of exited threads. gm__allcaches_lock. */
@@ -576,6 +581,24 @@ GM_INTERNAL void *gm__observe_alloc(void *p, size_t size);
 GM_INTERNAL void gm__observe_free(void *p); /* before p is freed */
 GM_INTERNAL void gm__observe_update(void);  /* recompute the two flags */
 GM_INTERNAL extern uint64_t gm__mprof_rate; /* bytes per sample, 0 = off; atomic */
+GM_INTERNAL extern uint32_t gm__mprof_epoch; /* bumped at every rate change; atomic */
+GM_INTERNAL extern __thread int64_t gm__tls_sample_left;
+GM_INTERNAL extern __thread uint32_t gm__tls_sample_epoch;
+/* gm__observe_alloc_on: 0 nothing, 1 sampling only, 2 a hook is set. */
+enum { GM_OBSERVE_SAMPLING = 1, GM_OBSERVE_HOOK = 2 };
+
+/* The profiler's countdown, inline on a fast path that found a block of
+ * `bytes` while gm__observe_alloc_on is set: false (counted down, nothing
+ * to do) unless a sample is due, the rate changed or a hook is set. */
+static inline bool gm__observe_needed(size_t bytes) {
+    if (GM_LOAD(&gm__observe_alloc_on) != GM_OBSERVE_SAMPLING ||
+        gm__tls_sample_epoch != GM_LOAD(&gm__mprof_epoch))
+        return true;
+    int64_t left = gm__tls_sample_left - (int64_t)bytes;
+    if (left < 0) return true;
+    gm__tls_sample_left = left;
+    return false;
+}
 GM_INTERNAL extern uint64_t gm__mprof_sys;  /* MemStats buck_hash_sys; atomic */
 GM_INTERNAL void gm__mprof_init(void);      /* the rate from the options */
 GM_INTERNAL bool gm__mprof_should_sample(size_t size);

@@ -281,10 +281,12 @@ void *gm_malloc(size_t size) {
         /* Size 0 maps to class 0, whose span class 1 is never cached, so it
          * takes the slow path. */
         gm_mcache *c = gm__tls_mcache;
-        void *p = next_free_fast(c->alloc[gm__malloc_size_to_class8[(size + 7) >> 3] * 2 + 1]);
+        gm_span *s = c->alloc[gm__malloc_size_to_class8[(size + 7) >> 3] * 2 + 1];
+        void *p = next_free_fast(s);
         if (GM_LIKELY(p != NULL)) {
             /* The profiler and the hooks: one predicted branch (hooks.c). */
-            if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+            if (GM_UNLIKELY(gm__observe_alloc_on) && gm__observe_needed(s->elemsize))
+                return gm__observe_alloc(p, size);
             return p;
         }
     }

@@ -55,11 +55,11 @@
 
 uint64_t gm__mprof_rate;      /* bytes per sample; 0 = off; atomic */
 static uint64_t last_rate;    /* the last non-zero rate: the writer's period */
-static uint32_t rate_epoch;   /* bumped at every rate change; atomic */
+uint32_t gm__mprof_epoch;     /* bumped at every rate change; atomic */
 uint64_t gm__mprof_sys;       /* bytes mapped for buckets and specials; atomic */
 
-static __thread int64_t tls_sample_left; /* bytes until this thread's next sample */
-static __thread uint32_t tls_epoch;      /* rate_epoch tls_sample_left was drawn at */
+__thread int64_t gm__tls_sample_left; /* bytes until this thread's next sample */
+__thread uint32_t gm__tls_sample_epoch; /* gm__mprof_epoch the distance was drawn at */
 
 typedef struct bucket {
     struct bucket *hash_next; /* chain in buckhash */
@@ -130,7 +130,7 @@ static __thread uint64_t tls_seed; /* the sampler's random state; 0 = unseeded *
 /* Tests fix the calling thread's draws; 0 goes back to a random seed. */
 void gm__mprof_seed(uint64_t seed) {
     tls_seed = seed;
-    tls_epoch = GM_LOAD(&rate_epoch) - 1; /* draw the next distance anew */
+    gm__tls_sample_epoch = GM_LOAD(&gm__mprof_epoch) - 1; /* draw the next distance anew */
 }
 
 /* 26 random bits (splitmix64 over the thread's state). */
@@ -153,14 +153,14 @@ static int64_t next_sample(uint64_t rate) {
 bool gm__mprof_should_sample(size_t size) {
     uint64_t rate = GM_LOAD(&gm__mprof_rate);
     if (!rate) return false;
-    uint32_t epoch = GM_LOAD(&rate_epoch);
-    if (GM_UNLIKELY(tls_epoch != epoch)) {
-        tls_epoch = epoch;
-        tls_sample_left = next_sample(rate);
+    uint32_t epoch = GM_LOAD(&gm__mprof_epoch);
+    if (GM_UNLIKELY(gm__tls_sample_epoch != epoch)) {
+        gm__tls_sample_epoch = epoch;
+        gm__tls_sample_left = next_sample(rate);
     }
-    tls_sample_left -= (int64_t)size;
-    if (tls_sample_left >= 0) return false;
-    tls_sample_left = next_sample(rate);
+    gm__tls_sample_left -= (int64_t)size;
+    if (gm__tls_sample_left >= 0) return false;
+    gm__tls_sample_left = next_sample(rate);
     return true;
 }
 
@@ -168,7 +168,7 @@ size_t gm_set_profile_rate(size_t rate) {
     gm__ensure_init();
     size_t old = (size_t)__atomic_exchange_n(&gm__mprof_rate, (uint64_t)rate, __ATOMIC_SEQ_CST);
     if (rate) GM_STORE(&last_rate, rate);
-    __atomic_add_fetch(&rate_epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&gm__mprof_epoch, 1, __ATOMIC_SEQ_CST);
     gm__observe_update();
     return old;
 }
@@ -176,7 +176,7 @@ size_t gm_set_profile_rate(size_t rate) {
 void gm__mprof_init(void) {
     gm__mprof_rate = gm__opts.profile_rate;
     if (gm__mprof_rate) last_rate = gm__mprof_rate;
-    __atomic_add_fetch(&rate_epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&gm__mprof_epoch, 1, __ATOMIC_SEQ_CST);
     gm__observe_update();
 }
 

@@ -352,14 +352,16 @@ static inline void *new_fast(size_t size, int kind) {
 void *gm_new(size_t size) {
     void *p = new_fast(size, GM_GC_CONSERVATIVE);
     if (GM_UNLIKELY(p == NULL)) return newobject(size, GM_GC_CONSERVATIVE, NULL, 0, false);
-    if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+    if (GM_UNLIKELY(gm__observe_alloc_on) && gm__observe_needed(gm__malloc_block_size(size)))
+        return gm__observe_alloc(p, size);
     return p;
 }
 
 void *gm_new_noscan(size_t size) {
     void *p = size >= GM_TINY_SIZE ? new_fast(size, GM_GC_NOSCAN) : NULL;
     if (GM_UNLIKELY(p == NULL)) return newobject(size, GM_GC_NOSCAN, NULL, 0, false);
-    if (GM_UNLIKELY(gm__observe_alloc_on)) return gm__observe_alloc(p, size);
+    if (GM_UNLIKELY(gm__observe_alloc_on) && gm__observe_needed(gm__malloc_block_size(size)))
+        return gm__observe_alloc(p, size);
     return p;
 }
 
