@@ -10,11 +10,12 @@
 #                  under a minute once built)
 #   --write        also write the "Garbage collector" section of
 #                  bench/RESULTS.md (replaced if there, else appended)
-#   --only LIST    workloads (default: all but pauses-1000 with --quick):
-#                  binarytrees, gcbench, mtalloc, pauses-10, pauses-100,
-#                  pauses-1000, or the group pauses
-#   --variant LIST variants (default: gomalloc,boehm,go,mimalloc,glibc;
-#                  gomalloc-typed only when asked for)
+#   --only LIST    workloads (default: all but pauses-1000 and latency-1000
+#                  with --quick): binarytrees, gcbench, mtalloc, pauses-10,
+#                  pauses-100, pauses-1000, latency-10, latency-100,
+#                  latency-1000, or the groups pauses and latency
+#   --variant LIST variants (default: gomalloc,boehm,boehm-incr,go,mimalloc,
+#                  glibc; gomalloc-typed only when asked for)
 #   --build-dir D  CMake build directory (default: build, or $BUILD_DIR)
 #
 # Workloads (bench/gc/<name>.c, and bench/gc/<name>.go for Go):
@@ -24,12 +25,20 @@
 #   mtalloc      2 threads allocating lists and arrays into a rolling window
 #   pauses-L     L MiB live as a pointer graph, 20 forced collections
 #                (no malloc/free variant)
+#   latency-L    L MiB live as pauses' graph; one thread allocates as fast as
+#                it can while replacing live nodes, and times every loop
+#                iteration: the largest gap and the 99.9th percentile are what
+#                the program sees of the collector (no malloc/free variant;
+#                its own table, with the gap and GC CPU columns)
 # Variants:
 #   gomalloc  build/bench/gc/<name>_gm       gm_new & co., gomalloc's collector
 #   gomalloc-typed  build/bench/gc/<name>_gmtyped  the same with gm_new_typed
 #             nodes (binarytrees and gcbench only; not run unless named)
 #   boehm     build/bench/gc/<name>_boehm    GC_MALLOC, Debian's libgc (8.2)
-#   go        build/bench/gc/<name>_go       `go build`, Debian's golang-go
+#   boehm-incr  build/bench/gc/latency_boehm ... incremental: the same after
+#             GC_enable_incremental() (latency only)
+#   go        build/bench/gc/<name>_go       `go build` (the go on PATH);
+#             latency_go sets GOMAXPROCS=2 unless the environment does
 #   mimalloc  build/bench/gc/<name>_sys      malloc/free, LD_PRELOAD=libmimalloc.so.2
 #   glibc     build/bench/gc/<name>_sys      malloc/free, glibc
 #
@@ -39,7 +48,11 @@
 # checksum must be the same for every variant and round (checked), and the
 # collected variants a line
 #   gc: cycles=N pause_max_ms=X pause_p99_ms=Y pause_total_ms=Z pauses=K
-# (see bench/gc/gc_common.h for where each takes its pauses). Progress goes to
+# (see bench/gc/gc_common.h for where each takes its pauses); latency also
+#   gaps: n=N max_us=X p999_us=Y p99_us=Z p50_us=W
+#   gccpu: total_ms=T per_cycle_ms=C source=S
+# (see bench/gc/latency.c for how each variant tells its GC CPU time; for
+# Boehm it is the CPU spent while the world was stopped). Progress goes to
 # stderr, the report to stdout; the exit status is 1 when a run failed or
 # result lines disagree.
 set -euo pipefail
@@ -84,9 +97,9 @@ done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "-n needs a positive number"
 
 # ---- Workloads ----------------------------------------------------------------
-ALL_WORKLOADS=(binarytrees gcbench mtalloc pauses-10 pauses-100 pauses-1000)
-ALL_VARIANTS=(gomalloc gomalloc-typed boehm go mimalloc glibc)
-DEFAULT_VARIANTS=(gomalloc boehm go mimalloc glibc)
+ALL_WORKLOADS=(binarytrees gcbench mtalloc pauses-10 pauses-100 pauses-1000 latency-10 latency-100 latency-1000)
+ALL_VARIANTS=(gomalloc gomalloc-typed boehm boehm-incr go mimalloc glibc)
+DEFAULT_VARIANTS=(gomalloc boehm boehm-incr go mimalloc glibc)
 declare -A FULL_ARGS=(
   [binarytrees]="21"         # max depth: the classic 21
   [gcbench]="16 8 500000"    # max depth, rounds, array doubles
@@ -94,6 +107,9 @@ declare -A FULL_ARGS=(
   [pauses-10]="10 20"        # live MiB, forced cycles
   [pauses-100]="100 20"
   [pauses-1000]="1000 20"
+  [latency-10]="10 10M"      # live MiB, loop iterations (5 new 64 B nodes each)
+  [latency-100]="100 10M"
+  [latency-1000]="1000 20M"
 )
 declare -A QUICK_ARGS=(
   [binarytrees]="18"
@@ -102,6 +118,9 @@ declare -A QUICK_ARGS=(
   [pauses-10]="10 10"
   [pauses-100]="100 10"
   [pauses-1000]="1000 10"
+  [latency-10]="10 2M"
+  [latency-100]="100 2M"
+  [latency-1000]="1000 5M"
 )
 declare -A DESCRIPTION=(
   [binarytrees]="benchmarks-game binary trees: 16 B nodes (two pointers), bottom up; stretch tree, long-lived tree, 2^(max-d+4) trees of each depth d"
@@ -110,8 +129,12 @@ declare -A DESCRIPTION=(
   [pauses-10]="10 MiB live (64 B nodes in 4-ary subtrees), 5% replaced + L/4 MiB garbage per round, a forced collection per round"
   [pauses-100]="the same, 100 MiB live"
   [pauses-1000]="the same, 1000 MiB live"
+  [latency-10]="10 MiB live as pauses' graph (parent as cross pointer); one thread: walk a random path (checked), replace a height-1 node and its 4 leaves with 5 new 64 B nodes, read the clock; gaps between iterations"
+  [latency-100]="the same, 100 MiB live"
+  [latency-1000]="the same, 1000 MiB live"
 )
 program_of() { echo "${1%%-*}"; } # pauses-100 -> pauses
+is_latency() { case "$1" in latency-*) return 0 ;; esac; return 1; }
 
 SEL_W=()
 if [ -n "$ONLY" ]; then
@@ -119,13 +142,14 @@ if [ -n "$ONLY" ]; then
   for w in "${req[@]}"; do
     case "$w" in
       pauses) SEL_W+=(pauses-10 pauses-100 pauses-1000) ;;
+      latency) SEL_W+=(latency-10 latency-100 latency-1000) ;;
       all) SEL_W+=("${ALL_WORKLOADS[@]}") ;;
       *) case " ${ALL_WORKLOADS[*]} " in *" $w "*) SEL_W+=("$w") ;; *) die "unknown workload '$w'" ;; esac ;;
     esac
   done
 else
   for w in "${ALL_WORKLOADS[@]}"; do
-    [ "$QUICK" = 1 ] && [ "$w" = pauses-1000 ] && continue
+    [ "$QUICK" = 1 ] && { [ "$w" = pauses-1000 ] || [ "$w" = latency-1000 ]; } && continue
     SEL_W+=("$w")
   done
 fi
@@ -179,9 +203,9 @@ if [ "$PEERS_BUILT" = 0 ]; then
   note "CMake build of bench_gc_peers failed; compiling the _sys and _boehm programs directly"
   mkdir -p "$GCBIN" "$BUILD_DIR/bench"
   CFLAGS_GC=(-std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread -Ibench -Ibench/gc)
-  for p in binarytrees gcbench mtalloc pauses; do
+  for p in binarytrees gcbench mtalloc pauses latency; do
     rm -f "$GCBIN/${p}_sys" "$GCBIN/${p}_boehm" # what fails to build is skipped, not run stale
-    if [ "$p" != pauses ]; then
+    if [ "$p" != pauses ] && [ "$p" != latency ]; then
       "${CC:-cc}" "${CFLAGS_GC[@]}" -o "$GCBIN/${p}_sys" "bench/gc/$p.c" >>"$BUILD_LOG" 2>&1 ||
         note "cannot compile ${p}_sys (see $BUILD_LOG)"
     fi
@@ -206,7 +230,7 @@ if want_variant go; then
     mkdir -p "$GCBIN"
     [ -n "${HOME:-}" ] || export GOCACHE="${GOCACHE:-$BUILD_DIR/go-cache}"
     # standard library only: never reach for a module proxy
-    for p in binarytrees gcbench mtalloc pauses; do
+    for p in binarytrees gcbench mtalloc pauses latency; do
       rm -f "$GCBIN/${p}_go" # a failed build must not leave an old binary to run
       GOPROXY=off GOFLAGS='' go build -o "$GCBIN/${p}_go" "bench/gc/$p.go" bench/gc/gc_common.go >>"$BUILD_LOG" 2>&1 ||
         note "go build of bench/gc/$p.go failed (see $BUILD_LOG)"
@@ -226,8 +250,9 @@ program_path() {
     gomalloc) echo "$GCBIN/${p}_gm" ;;
     gomalloc-typed) case "$p" in binarytrees|gcbench) echo "$GCBIN/${p}_gmtyped" ;; esac ;;
     boehm) echo "$GCBIN/${p}_boehm" ;;
+    boehm-incr) [ "$p" != latency ] || echo "$GCBIN/${p}_boehm" ;;
     go) echo "$GCBIN/${p}_go" ;;
-    mimalloc|glibc) [ "$p" = pauses ] || echo "$GCBIN/${p}_sys" ;;
+    mimalloc|glibc) case "$p" in pauses|latency) ;; *) echo "$GCBIN/${p}_sys" ;; esac ;;
   esac
 }
 
@@ -271,11 +296,16 @@ done_runs=0
 failures=0
 START=$(date +%s)
 
-# run_one WORKLOAD VARIANT ROUND: one timed run appended to gc-results.tsv.
+# run_one WORKLOAD VARIANT ROUND: one timed run appended to gc-results.tsv:
+# the 12 fields bench/lib/gc_report.awk reads, then (latency only, else -)
+# gap max, p99.9 and p99 (µs) and GC CPU per cycle (ms), which latency_table
+# reads.
 run_one() {
   local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog pre=() t rss u s chk gcl cyc pmax p99 ptot
+  local gapl cpul gmax g999 g99 gcpu
   prog=$(program_path "$w" "$v")
   read -r -a ARGS <<<"$(args_for "$w")"
+  [ "$v" != boehm-incr ] || ARGS+=(incremental)
   [ "$v" != mimalloc ] || pre=(-p "$MIMALLOC")
   "$RUNONE" "${pre[@]+"${pre[@]}"}" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" \
     >"$base.out" 2>"$base.err" || rc=$?
@@ -285,7 +315,7 @@ run_one() {
     failures=$((failures + 1))
     printf 'gc.sh: [%d/%d] %s %s round %d FAILED (exit %d):\n' "$done_runs" "$total" "$w" "$v" "$r" "$rc" >&2
     { tail -n 5 "$base.out"; tail -n 10 "$base.err"; } >&2 || true
-    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t-\t-\t-\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
+    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
     return
   fi
   read -r t rss _ u s <"$base.res"
@@ -297,10 +327,21 @@ run_one() {
     p99=$(sed -n 's/.*pause_p99_ms=\([0-9.]*\).*/\1/p' <<<"$gcl")
     ptot=$(sed -n 's/.*pause_total_ms=\([0-9.]*\).*/\1/p' <<<"$gcl")
   fi
-  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" \
-    "${cyc:--}" "${pmax:--}" "${p99:--}" "${ptot:--}" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" >>"$RESULTS"
-  printf 'gc.sh: [%3d/%d] %-12s %-8s round %d: %8.3f s %9.1f MiB%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
-    "$t" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "${gcl:+  $gcl}" >&2
+  gapl=$(grep -m 1 '^gaps: ' "$base.out" || true)
+  cpul=$(grep -m 1 '^gccpu: ' "$base.out" || true)
+  gmax=-; g999=-; g99=-; gcpu=-
+  if [ -n "$gapl" ]; then
+    gmax=$(sed -n 's/.*max_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
+    g999=$(sed -n 's/.*p999_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
+    g99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
+  fi
+  [ -z "$cpul" ] || gcpu=$(sed -n 's/.*per_cycle_ms=\([0-9.]*\).*/\1/p' <<<"$cpul")
+  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" \
+    "${cyc:--}" "${pmax:--}" "${p99:--}" "${ptot:--}" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" \
+    "${gmax:--}" "${g999:--}" "${g99:--}" "${gcpu:--}" >>"$RESULTS"
+  printf 'gc.sh: [%3d/%d] %-12s %-10s round %d: %8.3f s %9.1f MiB%s%s%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
+    "$t" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "${gcl:+  $gcl}" "${gapl:+  $gapl}" \
+    "${cpul:+  $cpul}" >&2
 }
 
 note "running ${#WORKLOADS[@]} workloads, $RUNS round(s), variants ${VARIANTS[*]}"
@@ -323,9 +364,71 @@ GCB_SCALE=""
 TABLE=$(awk -f "$ROOT/bench/lib/gc_report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v bt_depth="${BT_ARGS[0]}" -v bt_boehm_target="$BT_BOEHM_TARGET" -v bt_mimalloc_target="$BT_MIMALLOC_TARGET" \
   -v bt_rss_go_target="$BT_RSS_GO_TARGET" -v gcb_boehm_target="$GCB_BOEHM_TARGET" -v gcb_scale="$GCB_SCALE" "$RESULTS")
+# latency_table: gc_report.awk's output (stdin) with the latency-* rows moved
+# out of its table into a table of their own, right after it, with four
+# columns appended: the medians of the largest gap (ms), the 99.9th and 99th
+# percentile gaps (µs) and the GC CPU time per cycle (ms), from fields 13-16
+# of gc-results.tsv. (Kept here rather than in bench/lib/gc_report.awk.)
+latency_table() {
+  awk -v tsv="$RESULTS" '
+    function median(list,    v, n, i, j, x) {
+      n = split(list, v, " ")
+      if (n == 0) return ""
+      for (i = 2; i <= n; i++) {
+        x = v[i] + 0
+        for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]
+        v[j + 1] = x
+      }
+      if (n % 2) return v[(n + 1) / 2] + 0
+      return (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function add(arr, k, v) { if (v != "-" && v != "") arr[k] = arr[k] " " v }
+    function fmt(x, f) { return x == "" ? "–" : sprintf(f, x) }
+    function fms(x) { return x == "" ? "–" : (x + 0 < 10 ? sprintf("%.3f", x) : sprintf("%.1f", x)) }
+    function trim(x) { gsub(/^[ *]+|[ *]+$/, "", x); return x }
+    function flush(    i) {
+      if (nrows > 0) { print hdr; print sep; for (i = 1; i <= nrows; i++) print rows[i] }
+      if (nlat > 0) {
+        if (nrows > 0) print ""
+        print hdr " gap max (ms) | gap p99.9 (µs) | gap p99 (µs) | GC CPU/cycle (ms) |"
+        print sep "---:|---:|---:|---:|"
+        for (i = 1; i <= nlat; i++) print lat[i]
+      }
+      nrows = nlat = 0; intable = 0
+    }
+    BEGIN {
+      FS = "\t"
+      while ((getline l < tsv) > 0) {
+        split(l, f, "\t")
+        if (f[4] == "FAIL") continue
+        k = f[1] SUBSEP f[2]
+        add(gmax, k, f[13]); add(g999, k, f[14]); add(g99, k, f[15]); add(gcpu, k, f[16])
+      }
+      FS = "|"
+    }
+    /^\| workload \|/ && !done { hdr = $0; intable = 1; next }
+    intable && /^\|---/ { sep = $0; next }
+    intable && /^\|/ {
+      b = trim($2)
+      if (b !~ /^latency-/) { rows[++nrows] = $0; next }
+      k = b SUBSEP trim($3)
+      lat[++nlat] = $0 " " (median(gmax[k]) == "" ? "–" : fms(median(gmax[k]) / 1000)) " | " \
+        fmt(median(g999[k]), "%.1f") " | " fmt(median(g99[k]), "%.1f") " | " fms(median(gcpu[k])) " |"
+      next
+    }
+    intable { flush(); done = 1 }
+    { print }
+    END { if (intable) flush() }'
+}
+TABLE=$(latency_table <<<"$TABLE")
 MISMATCH=0
 if grep -qE "MISMATCH|FAILED" <<<"$TABLE"; then MISMATCH=1; fi
 NOTE="Median over $RUNS round(s): wall time, CPU time (user + system, all threads), peak RSS (\`ru_maxrss\`); ratios are of time (or RSS) to the Boehm, Go and mimalloc rows of the same workload. GC cycles and pauses come from each program's \`gc:\` line: gomalloc and Go from MemStats' \`pause_ns\`/\`PauseNs\` ring (sampled between phases), Boehm from its collection events (stop-the-world to restart). malloc/free rows have no collector."
+LATENCY_RAN=0
+for w in "${WORKLOADS[@]}"; do is_latency "$w" && LATENCY_RAN=1; done
+if [ "$LATENCY_RAN" = 1 ]; then
+  NOTE+=" Latency workloads: one thread times every iteration of its loop (one CLOCK_MONOTONIC read, Go's runtime.nanotime); a gap is the time between consecutive reads, counted in a log-linear histogram (percentiles within 1.6%, the maximum exact); the time column is for a fixed number of iterations (lower is more throughput). GC CPU per cycle: gomalloc and Go from \`/cpu/classes/gc/total:cpu-seconds\` over the cycles; Boehm's is only the process CPU time while the world was stopped (not lazy sweeping, nor boehm-incr's mark increments done inside allocation). boehm-incr is the Boehm program after \`GC_enable_incremental()\`; Go runs with GOMAXPROCS=2."
+fi
 
 echo "$TABLE"
 echo
@@ -370,7 +473,8 @@ write_gc_section() {
     echo "<details><summary>Every run</summary>"
     echo
     awk -F'\t' '{ printf "- %s / %s round %s: %s\n", $1, $2, $3,
-      ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, %.1f MiB", $4, $5 / 1024) ($8 == "-" ? "" : sprintf(", gc cycles %s, pause max %s ms, p99 %s ms", $8, $9, $10)) }' "$RESULTS"
+      ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, %.1f MiB", $4, $5 / 1024) ($8 == "-" ? "" : sprintf(", gc cycles %s, pause max %s ms, p99 %s ms", $8, $9, $10)) \
+      (($4 == "FAIL" || $13 == "" || $13 == "-") ? "" : sprintf(", gap max %s µs, p99.9 %s µs, p99 %s µs, GC CPU/cycle %s ms", $13, $14, $15, $16)) }' "$RESULTS"
     echo
     echo "</details>"
     echo "<!-- gc:end -->"
