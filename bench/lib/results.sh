@@ -8,7 +8,8 @@
 # bench/count-instructions.sh wrote into OUT, and the garbage-collector
 # section of bench/gc.sh (between <!-- gc:begin --> and <!-- gc:end -->) and
 # the containers section of bench/containers.sh (<!-- containers:begin -->)
-# and the channels section of bench/chan.sh (<!-- chan:begin -->).
+# and the channels section of bench/chan.sh (<!-- chan:begin -->) and the
+# heap-profiling section of bench/profile.sh (<!-- profile:begin -->).
 
 raw_runs() {
   awk -F'\t' '
@@ -34,7 +35,7 @@ raw_runs() {
 }
 
 write_results() {
-  local out=$1 fastpath="" gcsection="" containers="" chansection=""
+  local out=$1 fastpath="" gcsection="" containers="" chansection="" profsection=""
   if [ -f "$out" ] && grep -q '<!-- fastpath:begin -->' "$out"; then
     fastpath=$(sed -n '/<!-- fastpath:begin -->/,/<!-- fastpath:end -->/p' "$out")
   fi
@@ -49,6 +50,10 @@ write_results() {
   # the "Channels" section that bench/chan.sh --write keeps there
   if [ -f "$out" ] && grep -q '<!-- chan:begin -->' "$out"; then
     chansection=$(sed -n '/<!-- chan:begin -->/,/<!-- chan:end -->/p' "$out")
+  fi
+  # the "Heap profiling cost" section that bench/profile.sh --write keeps there
+  if [ -f "$out" ] && grep -q '<!-- profile:begin -->' "$out"; then
+    profsection=$(sed -n '/<!-- profile:begin -->/,/<!-- profile:end -->/p' "$out")
   fi
   if [ -z "$fastpath" ]; then
     # shellcheck disable=SC2016 # backquotes are Markdown here
@@ -191,7 +196,7 @@ via LD_PRELOAD into the plain-malloc build, for each peer.
 
 EOF
     echo "$fastpath"
-    for section in "$gcsection" "$containers" "$chansection"; do
+    for section in "$gcsection" "$containers" "$chansection" "$profsection"; do
       if [ -n "$section" ]; then
         echo
         echo "$section"

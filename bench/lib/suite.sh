@@ -25,6 +25,25 @@
 # WRITE, WAIT_QUIET, RESULTS_MD, RUNONE, CMDLINE, ROOT, and functions note,
 # die, want_variant. After TABLE is set (from RESULTS and PHASES), the script
 # calls suite_summary, and at the end suite_finish.
+#
+# Optional, for scripts whose runs are not "program_path W V with ARGS_OF[W]"
+# (bench/profile.sh: the workloads of bench/lib/workloads.sh under preloaded
+# allocators); chan.sh and containers.sh define none of them:
+#   SUITE_WORK_PARENT where suite_start makes WORK (default: $TMPDIR or /tmp)
+#   suite_command W V R BASE
+#                     called before each run (untimed; ARGS holds ARGS_OF[W]):
+#                     sets RUN_CMD (argv), and may set RUN_CWD (default: the
+#                     current directory), RUN_ENV (NAME=VALUE words for this
+#                     run only), RUN_PRELOAD (a library runone preloads) and
+#                     RUN_TIMEOUT (seconds, default TIMEOUT)
+#   suite_result W V BASE
+#                     after a run that exited 0: prints its result line
+#                     (instead of the first line of BASE.out that matches
+#                     SUITE_RESULT_RE); runs in a subshell
+#   suite_failed W V R RC
+#                     after a failed run (RC: its exit status, 137 for a
+#                     time-out), e.g. to drop the pair from RUNS_OF for the
+#                     rounds still to come
 
 # suite_select: VARIANTS (wanted and buildable), SKIPPED (the rest, and the
 # workload/variant pairs whose program is missing) and RUNS_OF[workload] (the
@@ -60,7 +79,7 @@ suite_select() {
 # suite_start TIMEOUT: the work directory WORK (removed on exit) with RESULTS
 # and PHASES, the per-run TIMEOUT in seconds (60 with --quick) and the counters.
 suite_start() {
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/gomalloc-$SUITE_NAME-bench.XXXXXX")
+  WORK=$(mktemp -d "${SUITE_WORK_PARENT:-${TMPDIR:-/tmp}}/gomalloc-$SUITE_NAME-bench.XXXXXX")
   trap 'rm -rf "$WORK"' EXIT
   RESULTS="$WORK/results.tsv" # workload variant round wall rss-KiB rc result-line other-cores user sys
   PHASES="$WORK/phases.tsv"   # workload variant round phase ns-per-op
@@ -98,17 +117,33 @@ run_one() {
   local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog t rss u s chk stat0 stat1 other flag
   prog=$(program_path "$w" "$v")
   read -r -a ARGS <<<"${ARGS_OF[$w]}"
-  stat0=$(head -n 1 /proc/stat 2>/dev/null || true)
-  env -u GOGC -u GOMEMLIMIT -u GODEBUG -u LD_PRELOAD ${SUITE_ENV[@]+"${SUITE_ENV[@]}"} \
-    "$RUNONE" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" >"$base.out" 2>"$base.err" || rc=$?
+  if declare -F suite_command >/dev/null; then
+    RUN_CMD=() RUN_CWD=$PWD RUN_ENV=() RUN_PRELOAD="" RUN_TIMEOUT=$TIMEOUT
+    suite_command "$w" "$v" "$r" "$base"
+    stat0=$(head -n 1 /proc/stat 2>/dev/null || true)
+    (cd "$RUN_CWD" && exec env -u GOGC -u GOMEMLIMIT -u GODEBUG -u LD_PRELOAD ${SUITE_ENV[@]+"${SUITE_ENV[@]}"} \
+      ${RUN_ENV[@]+"${RUN_ENV[@]}"} "$RUNONE" ${RUN_PRELOAD:+-p "$RUN_PRELOAD"} -o "$base.res" -t "$RUN_TIMEOUT" \
+      -- "${RUN_CMD[@]}") >"$base.out" 2>"$base.err" || rc=$?
+  else
+    stat0=$(head -n 1 /proc/stat 2>/dev/null || true)
+    env -u GOGC -u GOMEMLIMIT -u GODEBUG -u LD_PRELOAD ${SUITE_ENV[@]+"${SUITE_ENV[@]}"} \
+      "$RUNONE" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" >"$base.out" 2>"$base.err" || rc=$?
+  fi
   stat1=$(head -n 1 /proc/stat 2>/dev/null || true)
   done_runs=$((done_runs + 1))
-  chk=$(grep -m 1 -E "$SUITE_RESULT_RE" "$base.out" 2>/dev/null | tr '\t' ' ') || true
+  if ! declare -F suite_result >/dev/null; then
+    chk=$(grep -m 1 -E "$SUITE_RESULT_RE" "$base.out" 2>/dev/null | tr '\t' ' ') || true
+  elif [ "$rc" -eq 0 ]; then
+    chk=$(suite_result "$w" "$v" "$base" 2>/dev/null | tr '\t' ' ') || true
+  else
+    chk=""
+  fi
   if [ "$rc" -ne 0 ] || [ ! -s "$base.res" ] || [ -z "$chk" ]; then
     failures=$((failures + 1))
     printf '%s.sh: [%d/%d] %s %s round %d FAILED (exit %d):\n' "$SUITE_NAME" "$done_runs" "$total" "$w" "$v" "$r" "$rc" >&2
     { tail -n 5 "$base.out"; tail -n 10 "$base.err"; } >&2 || true
     printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t0\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
+    if declare -F suite_failed >/dev/null; then suite_failed "$w" "$v" "$r" "$rc"; fi
     return
   fi
   read -r t rss _ u s <"$base.res"
@@ -200,10 +235,10 @@ write_section() {
     echo
     echo "<details><summary>Every run</summary>"
     echo
-    awk -F'\t' 'NR == FNR { k = $1 SUBSEP $2 SUBSEP $3; ph[k] = ph[k] (ph[k] == "" ? "" : ", ") $4 " " $5; next }
+    awk -F'\t' 'FILENAME == ARGV[1] { k = $1 SUBSEP $2 SUBSEP $3; ph[k] = ph[k] (ph[k] == "" ? "" : ", ") $4 " " $5; next }
       { k = $1 SUBSEP $2 SUBSEP $3
         printf "- %s / %s round %s: %s\n", $1, $2, $3,
-          ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, CPU %.2f s, %.1f MiB; ns/op: %s%s", $4, $9 + $10, $5 / 1024, ph[k],
+          ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, CPU %.2f s, %.1f MiB%s%s", $4, $9 + $10, $5 / 1024, (k in ph) ? "; ns/op: " ph[k] : "",
             ($8 + 0 >= 0.25) ? sprintf(" (other work %.1f)", $8) : "") }' "$PHASES" "$RESULTS"
     echo
     echo "</details>"
