@@ -109,6 +109,9 @@ typedef struct gm_memstats {
     uint32_t num_forced_gc;  /* cycles started by gm_gc() */
     double gc_cpu_fraction;  /* share of available CPU used by the collector
                                 since the allocator started */
+    const char *gc_mode;     /* ours: "stw", or "concurrent/" and the dirty-page
+                                mechanism ("uffd", "softdirty", "mprotect");
+                                "off" before the first gm_new or gm_gc */
     /* Per size class. by_size[0] counts large objects (size 0): Go's
      * BySize has no such row; ours makes the table add up to mallocs. */
     gm_memstats_by_size by_size[GM_NUM_SIZE_CLASSES];

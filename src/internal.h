@@ -222,6 +222,8 @@ struct gm_span {
                               writes, marker reads with the world stopped */
     const gm_type *largetype; /* typed large span: the element type */
     uint64_t largesize;    /* large collected span: bytes requested */
+    uint32_t markgen;      /* collected spans: gm__gc.cycle + 1 of the mark that
+                              marked its free slots (allocate black); gc lock */
     gm_special *specials;  /* sampled objects of the heap profile (mprof.c): written
                               under its prof_lock (release), read unlocked as a hint
                               by the folder, the sweeper and the heap */
@@ -531,6 +533,12 @@ GM_INTERNAL extern gm_flushedstats gm__flushed;
 /* In-use spans per size class (0: large) and the peak of heap_inuse. */
 GM_INTERNAL void gm__count_spans(uint64_t nspans[GM_NUM_CLASSES], uint64_t *peak_inuse);
 
+/* Concurrent collection tracks written pages of every arena (mgc.c): set
+ * once the collector is on in that mode; then each new arena is given to
+ * gm__gc_track_arena under the heap lock. */
+GM_INTERNAL extern bool gm__track_arenas;
+GM_INTERNAL void gm__gc_track_arena(uintptr_t base);
+
 /* ---- options.c ---------------------------------------------------------- */
 
 typedef struct gm_options {
@@ -549,6 +557,8 @@ typedef struct gm_options {
     const char *heap_map;    /* GOMALLOC_HEAP_MAP: "" or a path */
     const char *metrics;     /* GOMALLOC_METRICS: "" or a path */
     uint64_t metrics_interval_ns; /* GOMALLOC_METRICS_INTERVAL */
+    bool gc_concurrent;      /* GOMALLOC_GCMODE=concurrent */
+    int dirty;               /* GOMALLOC_DIRTY: 0 auto, else a gm_dirty_mode */
 } gm_options;
 GM_INTERNAL extern gm_options gm__opts;
 GM_INTERNAL void gm__options_init(void);

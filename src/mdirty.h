@@ -71,6 +71,13 @@ typedef enum {
  * first drops every tracked range of the previous mode. */
 gm_dirty_mode gm__dirty_init(gm_dirty_mode wanted);
 
+/* The size of the pages collect reports (the OS page). */
+size_t gm__dirty_page_size(void);
+
+/* The bounds of this module's own state, which holds heap addresses: not
+ * a root of the collector. */
+void gm__dirty_state(const void **lo, const void **hi);
+
 /* The mode in use: GM_DIRTY_NONE before init and in a forked child. */
 gm_dirty_mode gm__dirty_mode(void);
 

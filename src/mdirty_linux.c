@@ -513,6 +513,13 @@ gm_dirty_mode gm__dirty_init(gm_dirty_mode wanted) {
     return m;
 }
 
+size_t gm__dirty_page_size(void) { return page; }
+
+void gm__dirty_state(const void **lo, const void **hi) {
+    *lo = &D;
+    *hi = &D + 1;
+}
+
 gm_dirty_mode gm__dirty_mode(void) {
     gm_dirty_mode m = GM_LOAD(&D.mode);
     return m != GM_DIRTY_NONE && getpid() == D.owner ? m : GM_DIRTY_NONE;

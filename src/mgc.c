@@ -5,7 +5,9 @@
  * allocator (read that first: spans, bitmaps, size classes). It follows
  * Go's mgc.go and says where a C library must differ: C has no stack
  * maps, no write barriers and no safe points, so roots are found
- * conservatively and marking happens with the world stopped.
+ * conservatively, and marking runs beside the program only where the
+ * kernel can tell which heap pages were written (mdirty.h): the
+ * mostly-concurrent collector of Boehm, Demers and Shenker (PLDI 1991).
  *
  * Glossary
  * --------
@@ -30,12 +32,19 @@
  *  special      a finalizer or an "uncollectable" record on an object
  *               (mfinal.c).
  *
- * The cycle (gc_cycle below; Go's phases, numbered as in Go)
- * ---------------------------------------------------------
+ * The cycle (Go's phases, numbered as in Go)
+ * -----------------------------------------
+ * Two drivers: concurrent_cycle (GOMALLOC_GCMODE=concurrent, the default
+ * where written pages can be tracked) and gc_cycle (stw, and the last
+ * collection before out of memory). The numbers below are gc_cycle's; the
+ * concurrent cycle differs as its section says.
  *  0. Trigger: an allocation pushes heap_live to the trigger (Go's
- *     heapLive >= trigger), or gm_gc(), or a failed allocation. The
- *     allocating thread runs the cycle itself (Boehm-style): there is no
- *     background mark worker yet.
+ *     heapLive >= trigger), or gm_gc(), or a failed allocation. In stw
+ *     mode the allocating thread runs the cycle itself (Boehm-style); in
+ *     concurrent mode it wakes the background collector thread (bg_main)
+ *     and goes on (waiting only once the heap passes the goal). gm_gc runs
+ *     a cycle on the calling thread in either mode. The cycle lock makes
+ *     cycles one at a time and keeps fork out of them.
  *  1. Sweep termination: take the gc lock (held to the end, so no thread
  *     refills, frees or sets finalizers meanwhile) and finish sweeping the
  *     last cycle's spans.
@@ -65,13 +74,38 @@
  *     class until one has room) and by the background sweeper thread.
  *     Queued finalizers then run on the finalizer thread, one at a time.
  *
- * Pacing (Go's 1.18 pacer, simplified for a stop-the-world collector)
+ * The concurrent cycle (concurrent_cycle; mgcmark.c has the marking rules)
+ * ----------------------------------------------------------------------
+ *  1. Sweep termination: finish sweeping; arm the dirty-page tracking of
+ *     every arena (pages count as clean from here on); stop the world:
+ *     pool cleanup, every thread's spans taken back, marking = 1, roots
+ *     scanned into the shared queue; restart. This is the first pause.
+ *  2. Concurrent mark: the collector thread and a quarter of the markers
+ *     drain the queue while the program runs. Threads that refill a span
+ *     get its free slots pre-marked (allocate black); a thread that
+ *     allocates faster than marking proceeds scans in proportion (Go's
+ *     assists, one global credit). Then rounds: collect and re-arm the
+ *     written pages, rescan the marked objects on them, drain, while the
+ *     set keeps shrinking (at most 8). gm_free of a large object keeps its
+ *     pages until the mark ends.
+ *  3. Mark termination (second pause): stop the world, rescan the roots
+ *     in full and the marked objects on pages written since the last
+ *     round, drain with every marker, unmark the pre-marked slots that
+ *     stayed free; then as gc_cycle's 4.
+ *  If a range cannot be tracked (dirty_lost), mark termination rescans
+ *  the whole heap and later cycles stop the world.
+ *
+ * Pacing (Go's pacer, simplified)
  * -------------------------------------------------------------------
  *  goal = marked + (marked + stacks + globals) * GOGC/100, at least
  *  4 MiB * GOGC/100; with GOMEMLIMIT, also at most limit - (memory mapped
  *  for anything but collected objects and free pages) - max(3%, 1 MiB).
- *  Go triggers before the goal to leave runway for concurrent marking;
- *  marking here stops the world, so the trigger is the goal itself.
+ *  Go triggers before the goal to leave runway for concurrent marking:
+ *  concurrent cycles trigger where the bytes allocated during the last
+ *  mark (plus a fifth) still fit below the goal, between 70% and 95% of
+ *  the way from the marked heap to it (concurrent_trigger), and assists
+ *  hold marking to the pace that ends it at the goal; stw cycles trigger
+ *  at the goal itself.
  *  Under a limit the live heap exceeds, the goal stays 1 MiB + 1/16 above
  *  the marked bytes: Go's CPU limiter bounds the same death spiral.
  *
@@ -90,8 +124,11 @@
  * Where we differ from Go
  * -----------------------
  *  - Roots are conservative; heap objects are conservative or typed.
- *  - Marking is stop-the-world; the concurrent-mark issue adds a write
- *    barrier, assists and background workers to these same phases.
+ *  - No compiler write barrier: written pages (mdirty.h) stand in for it,
+ *    so a pointer store costs nothing, but mark termination rescans the
+ *    marked objects on every page written since the last round.
+ *  - Marking is object at a time (Go 1.26 marks small objects a span at
+ *    a time: tried here and 3x slower on binary-trees, see the issue).
  *  - Threads that never called gm_new* are not stopped and their stacks
  *    are not roots unless they register (gm_register_thread); with the
  *    preloaded library every pthread_create'd thread is registered.
@@ -105,10 +142,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mdirty.h"
 #include "mgc.h"
 
 gm_gcstate gm__gc;
 gm_mutex gm__gc_lock = GM_MUTEX_INIT;
+bool gm__track_arenas;
+/* Held through each cycle, concurrent or not, by whoever runs it (the
+ * background collector, gm_gc, an allocating thread in stw mode), and by
+ * fork: a cycle is never half done in a child. Taken before the gc lock. */
+static gm_mutex cycle_lock = GM_MUTEX_INIT;
 
 #define MIB ((uint64_t)1 << 20)
 
@@ -159,6 +202,19 @@ static uint64_t non_gc_overhead(void) {
     return mapped > used ? mapped - used : 0;
 }
 
+/* Go's concurrent trigger: early enough that the bytes allocated while
+ * marking (as many as during the last mark, scaled to this cycle's live
+ * heap, plus a fifth) fit before the goal; between 70% and 95% of the way
+ * from the live heap to the goal, as Go bounds it. */
+static uint64_t concurrent_trigger(uint64_t goal) {
+    uint64_t marked = gm__gc.heap_marked;
+    if (goal == UINT64_MAX || goal <= marked) return goal;
+    uint64_t span = goal - marked, runway = gm__gc.mark_runway + gm__gc.mark_runway / 5;
+    uint64_t lo = marked + span / 10 * 7, hi = marked + span / 20 * 19;
+    uint64_t t = runway < goal ? goal - runway : 0;
+    return t < lo ? lo : t > hi ? hi : t;
+}
+
 /* Goal and trigger from heap_marked and the settings. gc lock. */
 static void pacer_update(void) {
     uint64_t marked = gm__gc.heap_marked, goal = UINT64_MAX;
@@ -179,7 +235,7 @@ static void pacer_update(void) {
         if (lgoal < goal) goal = lgoal;
     }
     GM_STORE(&gm__gc.heap_goal, goal);
-    GM_STORE(&gm__gc.trigger, goal);
+    GM_STORE(&gm__gc.trigger, GM_LOAD(&gm__gc.concurrent) ? concurrent_trigger(goal) : goal);
 }
 
 int gm_set_gc_percent(int percent) {
@@ -213,18 +269,61 @@ void gm__gc_init(void) {
     pacer_update();
 }
 
+/* Track an arena's writes; heap lock held (see mheap_grow). A registered
+ * thread must not be stopped inside the dirty module's lock, which mark
+ * termination takes with the world stopped. */
+void gm__gc_track_arena(uintptr_t base) {
+    gm_gthread *t = gm__tls_gthread;
+    if (t) gm__nosuspend_begin(t);
+    if (!gm__dirty_track((void *)base, GM_ARENA_BYTES)) GM_STORE(&gm__gc.dirty_lost, 1);
+    if (t) gm__nosuspend_end(t);
+}
+
+/* GOMALLOC_GCMODE=concurrent needs a dirty-page mechanism; mprotect only
+ * when asked for by name (system calls writing into the heap fail). */
+static void choose_mode(void) {
+    if (!gm__opts.gc_concurrent) return;
+    gm_dirty_mode want = (gm_dirty_mode)gm__opts.dirty;
+    gm_dirty_mode m = gm__dirty_init(want ? want : GM_DIRTY_UFFD);
+    if (!want && m == GM_DIRTY_NONE) m = gm__dirty_init(GM_DIRTY_SOFTDIRTY);
+    if (m == GM_DIRTY_NONE) return;
+    gm__lock(&gm__heap_lock);
+    GM_STORE(&gm__track_arenas, true);
+    for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next) gm__gc_track_arena(ha->base);
+    gm__unlock(&gm__heap_lock);
+    GM_STORE(&gm__gc.concurrent, true);
+}
+
 void gm__gc_enable(void) {
     gm__ensure_init();
     if (GM_LOAD_ACQ(&gm__gc.enabled)) return;
-    gm__stw_install();
-    GM_STORE_REL(&gm__gc.enabled, true);
+    gm__gc_lock_acquire(true);
+    if (!GM_LOAD(&gm__gc.enabled)) {
+        gm__stw_install();
+        choose_mode();
+        pacer_update();
+        GM_STORE_REL(&gm__gc.enabled, true);
+    }
+    gm__unlock(&gm__gc_lock);
+}
+
+static const char *gc_mode_name(void) {
+    if (!GM_LOAD_ACQ(&gm__gc.enabled)) return "off";
+    if (!GM_LOAD(&gm__gc.concurrent)) return "stw";
+    switch (gm__dirty_mode()) {
+    case GM_DIRTY_UFFD: return "concurrent/uffd";
+    case GM_DIRTY_SOFTDIRTY: return "concurrent/softdirty";
+    case GM_DIRTY_MPROTECT: return "concurrent/mprotect";
+    default: return "stw";
+    }
 }
 
 /* ---- statistics and the trace ------------------------------------------------- */
 
 typedef struct cycle_times {
     uint64_t t0, t1, t2, t3;      /* start, world stopped, mark done, world restarted */
-    uint64_t cpu_sweepterm, cpu_mark, cpu_markterm;
+    uint64_t pause1, pause2;      /* the two pauses of a concurrent cycle (0, t3-t1 for stw) */
+    uint64_t cpu_sweepterm, cpu_mark, cpu_markterm, cpu_assist;
     uint64_t heap0, heap1;        /* heap_live at the start and at mark end */
     uint64_t goal;                /* the goal this cycle ran against */
     bool forced;
@@ -252,12 +351,17 @@ static void fmt_ms(char *buf, size_t cap, uint64_t ns) {
 
 static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
     char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
+    if (gm__gc.cycle == 1) { /* once, before the first cycle's line */
+        char mode[64];
+        int k = snprintf(mode, sizeof mode, "gomalloc: gc mode %s\n", gc_mode_name());
+        if (k > 0) gm__sys_write_err(mode, (size_t)k);
+    }
     unsigned p = gm__nprocs();
     fmt_ms(a, sizeof a, ct->t1 - ct->t0);
     fmt_ms(b, sizeof b, ct->t2 - ct->t1);
     fmt_ms(c, sizeof c, ct->t3 - ct->t2);
     fmt_ms(d, sizeof d, ct->cpu_sweepterm);
-    fmt_ms(e, sizeof e, 0); /* assists: none while the world is stopped */
+    fmt_ms(e, sizeof e, ct->cpu_assist);
     fmt_ms(f, sizeof f, ct->cpu_mark);
     fmt_ms(g, sizeof g, 0); /* idle workers: none */
     fmt_ms(h, sizeof h, ct->cpu_markterm);
@@ -281,16 +385,19 @@ static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
 
 /* gc lock. */
 static void record_cycle(const cycle_times *ct) {
-    uint64_t pause = ct->t3 - ct->t1, end = unixnano();
+    /* Go's PauseNs holds a cycle's total; the histogram each pause. */
+    uint64_t pause = ct->pause1 + ct->pause2, end = unixnano();
     uint32_t i = gm__gc.cycle % 256;
     gm__gc.pause_ns[i] = pause;
     gm__gc.pause_end[i] = end;
     gm__gc.pause_total_ns += pause;
-    gm__metrics_record_pause(pause);
+    if (ct->pause1) gm__metrics_record_pause(ct->pause1);
+    gm__metrics_record_pause(ct->pause2);
     gm__gc.last_gc = end;
-    gm__gc.gc_cpu_ns += ct->cpu_sweepterm + ct->cpu_mark + ct->cpu_markterm;
+    gm__gc.gc_cpu_ns += ct->cpu_sweepterm + ct->cpu_mark + ct->cpu_markterm + ct->cpu_assist;
     if (ct->forced) gm__gc.num_forced_gc++;
-    GM_STORE(&gm__gc.cycle, gm__gc.cycle + 1);
+    GM_STORE_REL(&gm__gc.cycle, gm__gc.cycle + 1);
+    gm__futex_wake(&gm__gc.cycle); /* threads in wait_for_cycle */
 }
 
 /* ---- the cycle --------------------------------------------------------------- */
@@ -310,6 +417,26 @@ static void call_hook(int phase) {
     if (hook) hook(phase, hook_arg);
 }
 
+/* Mark termination's bookkeeping, shared by both kinds of cycle: world
+ * stopped, gc lock held. */
+static void mark_done(gm_markstats *ms) {
+    gm__final_queue_unreachable(ms);
+    gm__sweep_flip();
+    gm__gc.heap_marked = ms->marked_bytes;
+    GM_STORE(&gm__gc.heap_live, ms->marked_bytes);
+    gm__gc.stacks_bytes = ms->stacks_bytes;
+    gm__gc.globals_bytes = ms->globals_bytes;
+}
+
+static void cycle_end(cycle_times *ct, gm_markstats *ms) {
+    pacer_update();
+    record_cycle(ct);
+    if (gm__opts.gctrace > 0) gctrace(ct, ms);
+    call_hook(GM_GC_PHASE_MARK_DONE);
+    gm__sweeper_wake();
+    gm__final_wake();
+}
+
 /* One full cycle; gc lock held. */
 static void gc_cycle(bool forced) {
     cycle_times ct = {.forced = forced};
@@ -326,37 +453,137 @@ static void gc_cycle(bool forced) {
     ct.t2 = gm__nanotime();
     ct.cpu_mark = thread_cpu() - c1 + ms.cpu_ns_workers;
     ct.heap1 = GM_LOAD(&gm__gc.heap_live);
-    gm__final_queue_unreachable(&ms);                    /* 4. mark termination */
-    gm__sweep_flip();
-    gm__gc.heap_marked = ms.marked_bytes;
-    GM_STORE(&gm__gc.heap_live, ms.marked_bytes);
-    gm__gc.stacks_bytes = ms.stacks_bytes;
-    gm__gc.globals_bytes = ms.globals_bytes;
+    mark_done(&ms);                                      /* 4. mark termination */
     gm__start_the_world();
     ct.t3 = gm__nanotime();
-    pacer_update();
+    ct.pause2 = ct.t3 - ct.t1;
     ct.cpu_sweepterm = (ct.t1 - ct.t0) * p;
     ct.cpu_markterm = (ct.t3 - ct.t2) * p;
-    record_cycle(&ct);
-    if (gm__opts.gctrace > 0) gctrace(&ct, &ms);
-    call_hook(GM_GC_PHASE_MARK_DONE);
-    gm__sweeper_wake();                                  /* 5. sweep, finalizers */
-    gm__final_wake();
+    cycle_end(&ct, &ms);                                 /* 5. sweep, finalizers */
+}
+
+/* One concurrent cycle (Go's phases): sweep termination and the start of
+ * marking in a short pause, marking while the program runs, mark
+ * termination in a second pause, then sweeping in the background. Cycle
+ * lock held; returns with the gc lock held as well. */
+static void concurrent_cycle(bool forced) {
+    cycle_times ct = {.forced = forced};
+    gm_markstats ms;
+    memset(&ms, 0, sizeof ms);
+    unsigned p = gm__nprocs();
+    gm__gc_lock_acquire(false);
+    gm__sweep_finish();
+    ct.heap0 = GM_LOAD(&gm__gc.heap_live);
+    ct.goal = gm__gc.heap_goal;
+    uint64_t runway = ct.goal > ct.heap0 ? ct.goal - ct.heap0 : 0;
+    gm__gc_mark_begin(&ms, gm__gc.heap_marked + gm__gc.stacks_bytes + gm__gc.globals_bytes,
+                      runway);
+    gm__unlock(&gm__gc_lock);
+    /* gctrace's clock: a, b, c = the first pause, marking, the second. */
+    ct.t0 = ms.stop_ns;
+    ct.t1 = ms.stop_ns + ms.pause_ns;
+    ct.pause1 = ms.pause_ns;
+    gm__gc_mark_background(&ms);
+    gm__gc_lock_acquire(false);
+    gm__gc_mark_end(&ms);
+    ct.t2 = ms.stop_ns;
+    ct.heap1 = GM_LOAD(&gm__gc.heap_live);
+    gm__gc.mark_runway = ct.heap1 > ct.heap0 ? ct.heap1 - ct.heap0 : 0;
+    mark_done(&ms);
+    gm__start_the_world();
+    ct.t3 = gm__nanotime();
+    ct.pause2 = ct.t3 - ct.t2;
+    gm__gc_free_deferred();
+    if (GM_LOAD(&gm__gc.dirty_lost)) GM_STORE(&gm__gc.concurrent, false);
+    ct.cpu_sweepterm = ct.pause1 * p;
+    ct.cpu_mark = ms.cpu_ns_bg + ms.cpu_ns_workers;
+    ct.cpu_assist = ms.cpu_ns_assist;
+    ct.cpu_markterm = ct.pause2 * p;
+    cycle_end(&ct, &ms);
+}
+
+/* The cycle lock, for a registered thread as a sleep that counts as
+ * stopped (a cycle in progress must not wait for it). */
+static void cycle_lock_acquire(void) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&cycle_lock.state, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+        return;
+    gm__blocking_begin();
+    gm__lock_park(&cycle_lock);
+    gm__blocking_end();
+}
+
+/* The background collector (Go's gcBgMarkWorker and the goroutine that
+ * runs gcStart, in one thread): woken when the heap reaches the trigger. */
+static uint32_t bg_request; /* futex word: bumped to ask for a cycle */
+static uint32_t bg_started; /* 0, 1 (started) */
+
+static void *bg_main(void *arg) {
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
+    for (;;) {
+        while (GM_LOAD_ACQ(&bg_request) == seen) gm__futex_wait(&bg_request, seen, 0);
+        seen = GM_LOAD_ACQ(&bg_request);
+        gm__lock_park(&cycle_lock);
+        if (GM_LOAD(&gm__gc.concurrent) && GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) {
+            concurrent_cycle(false);
+            call_hook(GM_GC_PHASE_CYCLE_DONE);
+            gm__unlock(&gm__gc_lock);
+        }
+        gm__unlock(&cycle_lock);
+    }
+    return NULL;
+}
+
+static void bg_wake(void) {
+    uint32_t zero = 0;
+    if (!GM_LOAD(&bg_started) &&
+        __atomic_compare_exchange_n(&bg_started, &zero, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED) &&
+        !gm__start_helper(bg_main, (void *)(uintptr_t)GM_LOAD(&bg_request)))
+        gm__fatal("cannot start the background collector thread", NULL);
+    __atomic_add_fetch(&bg_request, 1, __ATOMIC_RELEASE);
+    gm__futex_wake(&bg_request);
 }
 
 void gm_gc(void) {
     gm__gc_enable();
     if (!gm__gthread_get()) return; /* out of memory for a thread record */
-    gm__save_self();
-    gm__gc_lock_acquire(false);
-    gc_cycle(true);
+    cycle_lock_acquire();
+    GM_SAVE_SELF_HERE();
+    if (GM_LOAD(&gm__gc.concurrent)) {
+        concurrent_cycle(true);
+    } else {
+        gm__gc_lock_acquire(false);
+        gc_cycle(true);
+    }
     gm__sweep_finish(); /* runtime.GC returns after the sweep, too */
     call_hook(GM_GC_PHASE_CYCLE_DONE);
     gm__unlock(&gm__gc_lock);
+    gm__unlock(&cycle_lock);
+}
+
+/* Past the goal before the collector thread started marking, or half
+ * past it with marking under way (assists could not keep up): sleep until
+ * the cycle ends, so the heap overshoots its goal by a bounded amount. */
+static void wait_for_cycle(uint32_t cycle) {
+    gm__blocking_begin();
+    uint32_t c;
+    while ((c = GM_LOAD_ACQ(&gm__gc.cycle)) == cycle) gm__futex_wait(&gm__gc.cycle, c, 0);
+    gm__blocking_end();
 }
 
 void gm__gc_maybe_start(void) {
-    gm__save_self();
+    if (GM_LOAD(&gm__gc.concurrent)) {
+        uint32_t cycle = GM_LOAD_ACQ(&gm__gc.cycle);
+        uint64_t live = GM_LOAD(&gm__gc.heap_live), goal = GM_LOAD(&gm__gc.heap_goal);
+        bool marking = GM_LOAD(&gm__gc.marking);
+        if (!marking) bg_wake();
+        if (live > (marking ? goal / 2 * 3 : goal) && gm__tls_gthread) wait_for_cycle(cycle);
+        return;
+    }
+    cycle_lock_acquire();
+    GM_SAVE_SELF_HERE();
     gm__gc_lock_acquire(false);
     /* Another thread may have run the cycle while we waited. */
     if (GM_LOAD(&gm__gc.heap_live) >= GM_LOAD(&gm__gc.trigger)) {
@@ -364,14 +591,18 @@ void gm__gc_maybe_start(void) {
         call_hook(GM_GC_PHASE_CYCLE_DONE);
     }
     gm__unlock(&gm__gc_lock);
+    gm__unlock(&cycle_lock);
 }
 
+/* A full stop-the-world collection in either mode: quickest to free all. */
 void gm__gc_oom(void) {
-    gm__save_self();
+    cycle_lock_acquire();
+    GM_SAVE_SELF_HERE();
     gm__gc_lock_acquire(false);
     gc_cycle(false);
     gm__sweep_finish();
     gm__unlock(&gm__gc_lock);
+    gm__unlock(&cycle_lock);
     gm_release_memory();
 }
 
@@ -399,6 +630,7 @@ bool gm__start_helper(void *(*fn)(void *), void *arg) {
 /* Before the allocator's own locks (fork.c): no cycle is running, the
  * thread list is stable. */
 void gm__gc_fork_prepare(void) {
+    cycle_lock_acquire(); /* a concurrent cycle ends first */
     gm__gc_lock_acquire(true);
     gm__lock(&gm__threads_lock);
 }
@@ -406,13 +638,20 @@ void gm__gc_fork_prepare(void) {
 void gm__gc_fork_parent(void) {
     gm__unlock(&gm__threads_lock);
     gm__unlock(&gm__gc_lock);
+    gm__unlock(&cycle_lock);
 }
 
 /* Only the forking thread exists in the child: forget the others, and
  * the helper threads, which are started again when needed. */
 void gm__gc_fork_child(void) {
+    gm__lock_reinit(&cycle_lock);
     gm__lock_reinit(&gm__threads_lock);
     gm__lock_reinit(&gm__gc_lock);
+    /* The child does not track written pages (mdirty.h): it marks with
+     * the world stopped, and its collector thread is gone. */
+    GM_STORE(&gm__gc.concurrent, false);
+    GM_STORE(&gm__track_arenas, false);
+    bg_started = 0;
     gm__lock(&gm__gc_lock);
     gm__lock(&gm__threads_lock);
     gm__stw_fork_child();
@@ -457,5 +696,6 @@ void gm__gc_read_memstats(gm_memstats *m) {
     m->num_forced_gc = gm__gc.num_forced_gc;
     double elapsed = (double)(gm__nanotime() - gm__gc.start_ns) * gm__nprocs();
     m->gc_cpu_fraction = elapsed > 0 ? (double)gm__gc.gc_cpu_ns / elapsed : 0;
+    m->gc_mode = gc_mode_name();
     gm__unlock(&gm__gc_lock);
 }

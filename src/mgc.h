@@ -80,7 +80,26 @@ GM_INTERNAL void gm__start_the_world(void);
 GM_INTERNAL void gm__suspend_deferred(gm_gthread *t);
 GM_INTERNAL void gm__stw_fork_child(void);
 GM_INTERNAL void gm__stw_install(void); /* once, at the first gm_new or gm_gc */
-GM_INTERNAL void gm__save_self(void);   /* see stoptheworld.c; before a cycle */
+GM_INTERNAL void gm__save_self(void);   /* see stoptheworld.c; before sleeping */
+GM_INTERNAL void gm__save_self_at(uintptr_t sp);
+/* A thread about to run a cycle itself: its roots are the frames from
+ * the caller's up, with every callee-saved register spilled into them
+ * (Boehm's GC_with_callee_saves_pushed), and not the collector's frames
+ * below, which hold stale words of earlier calls. A macro, so that it
+ * runs in the caller's frame; after the cycle lock, whose wait saves
+ * from deeper down. */
+#if defined(__x86_64__)
+#define GM_SP_ASM "mov %%rsp, %0"
+#elif defined(__aarch64__)
+#define GM_SP_ASM "mov %0, sp"
+#endif
+#define GM_SAVE_SELF_HERE()                                                    \
+    do {                                                                      \
+        __builtin_unwind_init();                                              \
+        uintptr_t sp_;                                                        \
+        __asm__ volatile(GM_SP_ASM : "=r"(sp_));                               \
+        gm__save_self_at(sp_ > 128 ? sp_ - 128 : 0);                          \
+    } while (0)
 GM_INTERNAL void gm__gc_lock_slow(gm_gthread *t, bool save);
 /* Around a sleep outside the heap (channels): asleep, the thread counts as
  * stopped, so collections need not signal it; see stoptheworld.c. */
@@ -116,6 +135,9 @@ typedef struct gm_gccentral {
 GM_INTERNAL extern gm_gccentral gm__gccentral[GM_GC_NUM_CLASSES];
 GM_INTERNAL extern gm_span gm__gclarge;         /* sentinel: large spans, swept; gc lock */
 GM_INTERNAL extern gm_span gm__gclarge_unswept; /* sentinel: large spans to sweep; gc lock */
+GM_INTERNAL extern gm_span gm__gclarge_freed;   /* sentinel: gm_free'd during marking; gc lock */
+/* Give the pages of gm__gclarge_freed back (after mark termination). gc lock. */
+GM_INTERNAL void gm__gc_free_deferred(void);
 GM_INTERNAL void gm__gc_list_init(gm_span *sentinel);
 GM_INTERNAL void gm__gc_list_push(gm_span *sentinel, gm_span *s);
 GM_INTERNAL void gm__gc_list_remove(gm_span *s);
@@ -147,6 +169,14 @@ typedef struct gm_gcstate {
     int64_t memory_limit;  /* [gc, atomic reads] GOMEMLIMIT */
     bool enabled;          /* [atomic] set by the first gm_new or gm_gc, which
                               install the stop signal's handler */
+    bool concurrent;       /* [gc, atomic reads] cycles mark while the program runs:
+                              GOMALLOC_GCMODE and a dirty-page mechanism */
+    uint32_t marking;      /* [atomic; written with the world stopped] 1 between the
+                              two pauses of a concurrent cycle: allocate black */
+    uint32_t dirty_lost;   /* [atomic] a heap range could not be tracked: the next
+                              mark termination rescans the whole heap, and cycles
+                              stop the world from then on */
+    uint64_t mark_runway;  /* [gc] bytes allocated during the last concurrent mark */
     /* MemStats: [gc] */
     uint64_t nmalloc[GM_GC_NUM_CLASSES], nfree[GM_GC_NUM_CLASSES];
     uint64_t nrefill[GM_GC_NUM_CLASSES]; /* threads' span refills (cache misses) */
@@ -176,10 +206,13 @@ static inline void gm__gc_lock_acquire(bool save) {
                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         gm__gc_lock_slow(t, save);
 }
+/* A thread took bytes during marking: mark in proportion (mgcmark.c). */
+GM_INTERNAL void gm__gc_assist(uint64_t bytes);
 /* Start a cycle if heap_live has reached the trigger. No lock held. */
 GM_INTERNAL void gm__gc_maybe_start(void);
 static inline void gm__gc_add_live(uint64_t bytes) {
     uint64_t live = __atomic_add_fetch(&gm__gc.heap_live, bytes, __ATOMIC_RELAXED);
+    if (GM_UNLIKELY(GM_LOAD(&gm__gc.marking))) gm__gc_assist(bytes);
     if (GM_UNLIKELY(live >= GM_LOAD(&gm__gc.trigger))) gm__gc_maybe_start();
 }
 GM_INTERNAL void gm__gc_enable(void);
@@ -197,11 +230,29 @@ GM_INTERNAL uint64_t gm__nanotime(void);
 
 typedef struct gm_markstats {
     uint64_t marked_bytes;  /* bytes of objects marked */
-    uint64_t stacks_bytes, globals_bytes; /* roots scanned */
+    uint64_t stacks_bytes, globals_bytes; /* roots scanned (at the last pause) */
     uint64_t cpu_ns_workers; /* CPU of the helper markers */
+    uint64_t cpu_ns_bg;     /* CPU of the collector while the program ran */
+    uint64_t cpu_ns_assist; /* CPU of the mutators' assists */
+    uint64_t dirty_pages;   /* written pages rescanned, rounds and termination */
+    uint32_t rounds;        /* concurrent rescan rounds */
+    uint64_t stop_ns;       /* when the world was last stopped (gm__nanotime) */
+    uint64_t pause_ns;      /* concurrent: the first pause, stop to restart */
 } gm_markstats;
 /* Mark from every root with the world stopped; gc lock held. */
 GM_INTERNAL void gm__gc_mark(gm_markstats *ms);
+/* Concurrent marking (see mgcmark.c), in this order. begin: arm the dirty
+ * tracking, stop the world, take the threads' spans, scan the roots,
+ * restart (gc lock held); scan_expected and runway set the assists' pace.
+ * background: mark while the program runs (no lock held). end: stop the
+ * world and finish marking; the world stays stopped (gc lock held). */
+GM_INTERNAL void gm__gc_mark_begin(gm_markstats *ms, uint64_t scan_expected, uint64_t runway);
+GM_INTERNAL void gm__gc_mark_background(gm_markstats *ms);
+GM_INTERNAL void gm__gc_mark_end(gm_markstats *ms);
+/* Allocate black: s goes to a thread during marking (gc lock). */
+GM_INTERNAL void gm__gc_mark_free_slots(gm_span *s);
+GM_INTERNAL void gm__gc_mark_large_black(gm_span *s);
+
 /* Mark obj (a collected object start) and what it points to, without
  * treating it as a root itself: for finalizer resurrection. */
 GM_INTERNAL void gm__gc_mark_object(void *obj, gm_markstats *ms);

@@ -12,13 +12,31 @@
  * 128 KiB oblets, each queued separately, so one big array does not
  * serialise the mark.
  *
- * The world is stopped for all of this. The markers are GOMALLOC_MARKERS
- * threads: the collector plus helpers that sleep between cycles.
+ * The markers are GOMALLOC_MARKERS threads: the collector plus helpers
+ * that sleep between cycles. With the world stopped (GOMALLOC_GCMODE=stw,
+ * and mark termination) all of them drain; while the program runs, a
+ * quarter of them (at least the collector: Go's dedicated workers) and the
+ * allocating threads' assists.
+ *
+ * Concurrent marking (mgc.c has the cycle) rests on three rules:
+ *  - Allocate black: a span handed to a thread during marking has its
+ *    free slots marked first (mark_free_slots), so every object allocated
+ *    during marking is black without a store on the fast path; mark
+ *    termination unmarks the slots that stayed free.
+ *  - A pointer stored into a black object after it was scanned (or born)
+ *    dirties its page (mdirty.h: the write barrier C does not have); the
+ *    marked objects on dirty pages are scanned again, in concurrent rounds
+ *    and at mark termination (rescan_run).
+ *  - Roots (stacks, registers, globals, gm_add_roots ranges, finalizer
+ *    roots) are scanned at both pauses, the second time in full.
+ * Together: at mark termination every object reachable from the roots is
+ * marked, or reachable from a grey one (Boehm, Demers and Shenker 1991).
  */
 #include <link.h>
 #include <string.h>
 #include <time.h>
 
+#include "mdirty.h"
 #include "mgc.h"
 
 #define WORKBUF_N 254 /* Go: 253 after a 24-byte header; ours is 16 */
@@ -32,6 +50,7 @@ _Static_assert(sizeof(workbuf) == 2048, "a work buffer is 2 KiB");
 typedef struct gcwork {
     workbuf *w1, *w2;
     uint64_t marked_bytes;
+    uint64_t scanned;      /* bytes scanned, not yet added to scan_done */
 } gcwork;
 
 /* Shared by the markers of one cycle; work_lock (never taken by mutators). */
@@ -40,6 +59,8 @@ static workbuf *work_full, *work_empty;
 static uint32_t work_seq;     /* futex word: bumped when a full buffer is published */
 static uint32_t nwait;        /* markers out of work (atomic) */
 static uint32_t nmarkers;     /* markers in this phase, collector included */
+static uint32_t nassist;      /* threads assisting now: they hold work (SC) */
+static uint64_t scan_done;    /* bytes scanned this cycle by everyone (relaxed) */
 
 static uint64_t nanocpu(void) {
     struct timespec ts;
@@ -160,6 +181,11 @@ GM_NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t 
         mark_word(w, *p, hlo, hspan);
 }
 
+/* 1 while the world is stopped for marking. Only then is a typed object
+ * sure to be initialised: while the program runs, a marker may read one
+ * being allocated (old words, new heap bits). Written by the collector. */
+static uint32_t world_stopped;
+
 /* A word the type says is a pointer: it must not lead to a free slot of a
  * collected span (the object it named was collected: heap corruption). */
 static inline void mark_precise(gcwork *w, uintptr_t v) {
@@ -172,7 +198,8 @@ static inline void mark_precise(gcwork *w, uintptr_t v) {
         return;
     }
     s = gm__span_of(v);
-    if (s && GM_LOAD_ACQ(&s->gckind) && s->spanclass >= 2 && v < s->limit) {
+    if (GM_LOAD(&world_stopped) && s && GM_LOAD_ACQ(&s->gckind) && s->spanclass >= 2 &&
+        v < s->limit) {
         idx = gm__span_slot(s, v);
         if (!(GM_LOAD(&s->remote_free[idx / 64]) & ((uint64_t)1 << (idx % 64))))
             gm__fatal("found pointer to free object in typed object (heap corruption)",
@@ -180,8 +207,11 @@ static inline void mark_precise(gcwork *w, uintptr_t v) {
     }
 }
 
-/* Small typed object: the span's heap bits say which words are pointers. */
-static void scan_typed_small(gcwork *w, gm_span *s, uintptr_t obj) {
+/* Small typed object: the span's heap bits say which words are pointers.
+ * During concurrent marking the owner may be setting them for an object
+ * allocated black; such an object is written after, so its page is
+ * rescanned at the latest at mark termination, bits complete. */
+GM_NO_SANITIZE static void scan_typed_small(gcwork *w, gm_span *s, uintptr_t obj) {
     size_t first = (obj - s->base) / 8, n = s->elemsize / 8;
     const uintptr_t *words = (const uintptr_t *)obj;
     for (size_t i = 0; i < n;) {
@@ -202,7 +232,7 @@ static void scan_typed_small(gcwork *w, gm_span *s, uintptr_t obj) {
 }
 
 /* [lo, hi) of a large typed object starting at base, tiled by t. */
-static void scan_typed_range(gcwork *w, const gm_type *t, uintptr_t base, uintptr_t lo,
+GM_NO_SANITIZE static void scan_typed_range(gcwork *w, const gm_type *t, uintptr_t base, uintptr_t lo,
                              uintptr_t hi) {
     size_t nptr = t->ptrdata / 8;
     for (uintptr_t e = base + (lo - base) / t->size * t->size; e < hi; e += t->size) {
@@ -214,13 +244,14 @@ static void scan_typed_range(gcwork *w, const gm_type *t, uintptr_t base, uintpt
     }
 }
 
-/* Go's scanobject. obj is an object start, or an oblet of a large object. */
-static void scan_object(gcwork *w, uintptr_t obj) {
+/* Go's scanobject. obj is an object start, or an oblet of a large object.
+ * Returns the bytes scanned (the pacer's scan work). */
+static size_t scan_object(gcwork *w, uintptr_t obj) {
     gm_span *s = gm__span_of(obj);
     if (s->spanclass >= 2) {
         if (s->gckind == GM_GC_TYPED) scan_typed_small(w, s, obj);
         else scan_conservative(w, obj, obj + s->elemsize);
-        return;
+        return s->elemsize;
     }
     uintptr_t end = s->base + s->largesize;
     if (obj == s->base)
@@ -228,6 +259,12 @@ static void scan_object(gcwork *w, uintptr_t obj) {
     uintptr_t hi = obj + GM_OBLET_BYTES < end ? obj + GM_OBLET_BYTES : end;
     if (s->gckind == GM_GC_TYPED) scan_typed_range(w, s->largetype, s->base, obj, hi);
     else scan_conservative(w, obj, hi);
+    return hi - obj;
+}
+
+static void flush_scanned(gcwork *w) {
+    if (w->scanned) __atomic_add_fetch(&scan_done, w->scanned, __ATOMIC_RELAXED);
+    w->scanned = 0;
 }
 
 /* ---- draining, in parallel ------------------------------------------------ */
@@ -235,13 +272,13 @@ static void scan_object(gcwork *w, uintptr_t obj) {
 static void gcwork_init(gcwork *w) {
     w->w1 = getempty();
     w->w2 = getempty();
-    w->marked_bytes = 0;
+    w->marked_bytes = w->scanned = 0;
 }
 
 static void gcwork_dispose(gcwork *w, gm_markstats *ms) {
     putempty(w->w1);
     putempty(w->w2);
-    __atomic_add_fetch(&ms->marked_bytes, w->marked_bytes, __ATOMIC_RELAXED);
+    if (ms) __atomic_add_fetch(&ms->marked_bytes, w->marked_bytes, __ATOMIC_RELAXED);
 }
 
 /* Every marker is idle and no work is left: wake the sleepers so that
@@ -260,13 +297,16 @@ static void drain(gcwork *w) {
     for (;;) {
         uintptr_t obj;
         while (pop(w, &obj)) {
-            scan_object(w, obj);
+            w->scanned += scan_object(w, obj);
+            if ((++n & 63) != 0) continue;
+            flush_scanned(w);
             /* Share: others are idle and we hold a spare buffer of work. */
-            if ((++n & 63) == 0 && GM_LOAD(&nwait) && w->w2->n) {
+            if (GM_LOAD(&nwait) && w->w2->n) {
                 putfull(w->w2);
                 w->w2 = getempty();
             }
         }
+        flush_scanned(w);
         __atomic_add_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
         for (int spins = 0;; spins++) {
             uint32_t seq = GM_LOAD_SC(&work_seq);
@@ -274,7 +314,8 @@ static void drain(gcwork *w) {
                 __atomic_sub_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
                 break;
             }
-            if (GM_LOAD_SC(&nwait) == GM_LOAD(&nmarkers) && !GM_LOAD(&work_full)) {
+            if (GM_LOAD_SC(&nwait) == GM_LOAD(&nmarkers) && !GM_LOAD(&work_full) &&
+                !GM_LOAD_SC(&nassist)) {
                 end_of_work();
                 return;
             }
@@ -285,17 +326,22 @@ static void drain(gcwork *w) {
 }
 
 static uint32_t phase;          /* futex word: bumped to start helpers on a phase */
+static uint32_t phase_helpers;  /* helpers that take part in the phase (release with phase) */
 static uint32_t helpers_busy;   /* futex word: helpers still in the phase */
 static uint32_t nhelpers;       /* helper threads started (gc lock) */
 static gm_markstats *phase_stats;
 
+typedef struct helper_arg { uint32_t seen, id; } helper_arg;
+
 /* arg: the phase when the helper was started, so that it waits for the
- * next one (in a fork child, phase keeps the parent's count). */
+ * next one (in a fork child, phase keeps the parent's count), and the
+ * helper's number: helper i takes part in phases with more than i. */
 static void *marker_main(void *arg) {
-    uint32_t seen = (uint32_t)(uintptr_t)arg;
+    uint32_t seen = (uint32_t)(uintptr_t)arg >> 8, id = (uint32_t)(uintptr_t)arg & 0xff;
     for (;;) {
         while (GM_LOAD_ACQ(&phase) == seen) gm__futex_wait(&phase, seen, 0);
         seen = GM_LOAD_ACQ(&phase);
+        if (id >= GM_LOAD(&phase_helpers)) continue;
         uint64_t c0 = nanocpu();
         gcwork w;
         gcwork_init(&w);
@@ -309,7 +355,7 @@ static void *marker_main(void *arg) {
 }
 
 static unsigned markers_wanted(void) {
-    long n = gm__opts.markers ? (long)gm__opts.markers : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = gm__opts.markers ? (long)gm__opts.markers : (long)gm__nprocs();
     return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
@@ -317,8 +363,32 @@ static unsigned markers_wanted(void) {
  * take locks a stopped thread holds). gc lock. */
 static void start_helpers(void) {
     unsigned want = markers_wanted() - 1;
-    while (nhelpers < want && gm__start_helper(marker_main, (void *)(uintptr_t)GM_LOAD(&phase)))
+    while (nhelpers < want &&
+           gm__start_helper(marker_main,
+                            (void *)(uintptr_t)(GM_LOAD(&phase) << 8 | nhelpers)))
         nhelpers++;
+}
+
+/* One phase of marking: the caller runs prep (roots, rescans) into its
+ * buffers and drains beside `helpers` helper threads until no work is
+ * left anywhere. */
+static void run_phase(gm_markstats *ms, unsigned helpers,
+                      void (*prep)(gcwork *w, gm_markstats *ms)) {
+    if (helpers > nhelpers) helpers = nhelpers;
+    phase_stats = ms;
+    GM_STORE(&nwait, 0);
+    GM_STORE(&nmarkers, helpers + 1);
+    GM_STORE(&phase_helpers, helpers);
+    GM_STORE(&helpers_busy, helpers);
+    __atomic_add_fetch(&phase, 1, __ATOMIC_RELEASE);
+    if (helpers) gm__futex_wake(&phase);
+    gcwork w;
+    gcwork_init(&w);
+    if (prep) prep(&w, ms);
+    drain(&w);
+    gcwork_dispose(&w, ms);
+    uint32_t busy;
+    while ((busy = GM_LOAD_ACQ(&helpers_busy)) != 0) gm__futex_wait(&helpers_busy, busy, 0);
 }
 
 /* ---- roots ------------------------------------------------------------------ */
@@ -342,13 +412,16 @@ static void add_segment(uintptr_t lo, uintptr_t hi) {
     segs[nsegs++] = (segment){lo, hi};
 }
 
-/* gomalloc's own globals are not roots: the arena index (32 MiB of bss)
- * and the heap addresses in gm__heap_bounds. */
+/* gomalloc's own globals are not roots: the arena index (32 MiB of bss),
+ * the heap addresses in gm__heap_bounds and the dirty-page module's
+ * tables of heap ranges and pages. */
 static void add_segment_excluding(uintptr_t lo, uintptr_t hi, int k) {
-    static const struct { const void *lo, *hi; } ours[] = {
+    struct { const void *lo, *hi; } ours[] = {
         {&gm__arenas[0], &gm__arenas[GM_ARENA_L1_ENTRIES]},
         {&gm__heap_bounds, &gm__heap_bounds + 1},
+        {NULL, NULL},
     };
+    gm__dirty_state(&ours[2].lo, &ours[2].hi);
     if (hi <= lo) return;
     if (k == (int)(sizeof ours / sizeof ours[0])) {
         add_segment(lo, hi);
@@ -398,24 +471,10 @@ static void mark_roots(gcwork *w, gm_markstats *ms) {
     gm__final_mark_roots(scan_root_cb, w);
 }
 
-/* The collector's part: roots, then draining beside the helpers. */
-static void mark_with_helpers(gm_markstats *ms) {
-    phase_stats = ms;
-    GM_STORE(&nwait, 0);
-    GM_STORE(&nmarkers, nhelpers + 1);
-    GM_STORE(&helpers_busy, nhelpers);
-    __atomic_add_fetch(&phase, 1, __ATOMIC_RELEASE);
-    gm__futex_wake(&phase);
-    gcwork w;
-    gcwork_init(&w);
-    mark_roots(&w, ms);
-    drain(&w);
-    gcwork_dispose(&w, ms);
-    uint32_t busy;
-    while ((busy = GM_LOAD_ACQ(&helpers_busy)) != 0) gm__futex_wait(&helpers_busy, busy, 0);
-}
-
-typedef struct mark_ctx { gm_markstats *ms; } mark_ctx;
+typedef struct mark_ctx {
+    gm_markstats *ms;
+    void (*stopped)(gm_markstats *ms); /* what to do with the world stopped */
+} mark_ctx;
 
 /* Runs with the loader's lock held (inside dl_iterate_phdr), so no library
  * is loaded or unloaded while the world is stopped and its data scanned. */
@@ -425,16 +484,274 @@ static int mark_under_loader_lock(struct dl_phdr_info *info, size_t size, void *
     mark_ctx *ctx = ctxv;
     nsegs = 0;
     dl_iterate_phdr(phdr_segments, NULL); /* the loader lock is recursive */
+    ctx->ms->stop_ns = gm__nanotime();
     gm__stop_the_world();
-    gm__pool_cleanup();
-    mark_with_helpers(ctx->ms);
+    GM_STORE(&world_stopped, 1);
+    ctx->stopped(ctx->ms);
     return 1;
 }
 
-void gm__gc_mark(gm_markstats *ms) {
+static void with_world_stopped(gm_markstats *ms, void (*fn)(gm_markstats *ms)) {
     start_helpers();
-    mark_ctx ctx = {ms};
+    mark_ctx ctx = {ms, fn};
     dl_iterate_phdr(mark_under_loader_lock, &ctx);
+}
+
+static void mark_stw(gm_markstats *ms) {
+    gm__pool_cleanup();
+    run_phase(ms, nhelpers, mark_roots);
+}
+
+void gm__gc_mark(gm_markstats *ms) { with_world_stopped(ms, mark_stw); }
+
+/* ---- concurrent marking ------------------------------------------------------ */
+
+/* Spans handed to threads during this mark, their free slots marked
+ * (allocate black); [gc] (refills and the pauses hold the gc lock). */
+typedef struct black_span { gm_span *s; uint32_t premarked; } black_span;
+static black_span *black;
+static size_t nblack, capblack;
+static uint64_t black_large_bytes; /* [gc] large objects allocated during marking */
+static uint64_t assist_alloc;      /* bytes handed out during marking (relaxed) */
+static uint64_t assist_cpu_ns;     /* CPU of this mark's assists (relaxed) */
+static uint64_t assist_marked;     /* bytes the assists marked (relaxed) */
+static uint64_t assist_ratio_k;    /* scan bytes owed per KiB allocated: set at the
+                                      start of marking (relaxed) */
+
+static unsigned background_helpers(void) {
+    unsigned n = (markers_wanted() + 2) / 4; /* a quarter of the markers, rounded */
+    return n ? n - 1 : 0;                    /* the collector is one of them */
+}
+
+void gm__gc_mark_free_slots(gm_span *s) {
+    if (s->markgen == GM_LOAD(&gm__gc.cycle) + 1) return; /* already, this mark */
+    s->markgen = gm__gc.cycle + 1;
+    uint32_t fi = s->freeindex, n = 0;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        uint64_t free = ~(s->alloc_bits[w] | gm__below_freeindex(fi, w));
+        if (!free) continue;
+        __atomic_fetch_or(&s->gcmark_bits[w], free, __ATOMIC_RELAXED);
+        n += gm__popcount(free);
+    }
+    if (nblack == capblack) {
+        size_t ncap = capblack ? capblack * 2 : 1024;
+        black_span *nb = gm__sys_alloc(ncap * sizeof *nb);
+        if (!nb) gm__fatal("out of memory for the collector's span table", NULL);
+        if (black) {
+            memcpy(nb, black, nblack * sizeof *nb);
+            gm__sys_free(black, capblack * sizeof *nb);
+        }
+        black = nb;
+        capblack = ncap;
+    }
+    black[nblack++] = (black_span){s, n};
+}
+
+void gm__gc_mark_large_black(gm_span *s) {
+    s->gcmark_bits[0] = 1;
+    black_large_bytes += s->npages * GM_PAGE_SIZE;
+}
+
+/* Mark termination: the slots marked free that stayed free are unmarked;
+ * the objects allocated in them count as marked. World stopped. */
+static void unmark_free_slots(gm_markstats *ms) {
+    for (size_t i = 0; i < nblack; i++) {
+        gm_span *s = black[i].s;
+        uint32_t fi = s->freeindex, left = 0;
+        for (unsigned w = 0; w < s->nwords; w++) {
+            uint64_t alloc = s->alloc_bits[w] | gm__below_freeindex(fi, w);
+            left += gm__popcount(~alloc);
+            s->gcmark_bits[w] &= alloc;
+        }
+        ms->marked_bytes += (uint64_t)(black[i].premarked - left) * s->elemsize;
+    }
+    nblack = 0;
+    ms->marked_bytes += black_large_bytes;
+    black_large_bytes = 0;
+}
+
+/* Rescan the marked objects of scan span s that lie in [lo, hi): the
+ * words a dirty page holds. */
+GM_NO_SANITIZE static void rescan_span(gcwork *w, gm_span *s, uintptr_t lo, uintptr_t hi) {
+    if (s->spanclass < 2) {
+        uintptr_t end = s->base + s->largesize;
+        if (GM_LOAD(&s->state) != GM_SPAN_LARGE || !(GM_LOAD(&s->gcmark_bits[0]) & 1)) return;
+        if (lo < s->base) lo = s->base;
+        if (hi > end) hi = end;
+        if (lo >= hi) return;
+        if (s->gckind == GM_GC_TYPED) scan_typed_range(w, s->largetype, s->base, lo, hi);
+        else scan_conservative(w, lo, hi);
+        w->scanned += hi - lo;
+        return;
+    }
+    if (lo < s->base) lo = s->base;
+    if (hi > s->limit) hi = s->limit;
+    if (lo >= hi) return;
+    for (uint32_t idx = gm__span_slot(s, lo), last = gm__span_slot(s, hi - 1); idx <= last; idx++) {
+        if (!((GM_LOAD(&s->gcmark_bits[idx / 64]) >> (idx % 64)) & 1) || !gm__slot_live(s, idx))
+            continue;
+        uintptr_t obj = s->base + (uintptr_t)idx * s->elemsize, end = obj + s->elemsize;
+        if (s->gckind == GM_GC_TYPED) scan_typed_small(w, s, obj);
+        else scan_conservative(w, obj > lo ? obj : lo, end < hi ? end : hi);
+        w->scanned += s->elemsize;
+    }
+}
+
+/* gm__dirty_collect's callback: a run of written OS pages. Spans do not
+ * go away during marking (no sweeping; gm_free of large objects waits). */
+static void rescan_run(uintptr_t lo, size_t npages, void *arg) {
+    gcwork *w = arg;
+    uintptr_t hi = lo + npages * gm__dirty_page_size();
+    while (lo < hi) {
+        gm_span *s = gm__span_of(lo);
+        uintptr_t next = (lo | (GM_PAGE_SIZE - 1)) + 1;
+        uint8_t kind = s ? GM_LOAD_ACQ(&s->gckind) : 0;
+        if (kind && kind != GM_GC_NOSCAN) {
+            uintptr_t end = s->base + s->npages * GM_PAGE_SIZE;
+            rescan_span(w, s, lo, hi < end ? hi : end);
+            next = end;
+        }
+        lo = next;
+    }
+}
+
+static size_t last_round_pages;
+
+static void rescan_rearm(gcwork *w, gm_markstats *ms) {
+    last_round_pages = gm__dirty_collect(rescan_run, w, true);
+    ms->dirty_pages += last_round_pages;
+}
+
+/* Mark termination's work: the pages written since the last round, every
+ * heap page if the tracking lost some, and every root. */
+static void rescan_final(gcwork *w, gm_markstats *ms) {
+    if (GM_LOAD(&gm__gc.dirty_lost)) {
+        for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next)
+            rescan_run(ha->base, GM_ARENA_BYTES / gm__dirty_page_size(), w);
+    } else {
+        ms->dirty_pages += gm__dirty_collect(rescan_run, w, false);
+    }
+    mark_roots(w, ms);
+}
+
+/* Sweep termination's pause: threads give their spans back (so that every
+ * span they allocate from during marking is refilled, and so marked free
+ * first), pools are cleaned, and the roots are scanned into the shared
+ * queue for the background markers. */
+static void begin_stopped(gm_markstats *ms) {
+    gm__pool_cleanup();
+    for (gm_gthread *t = gm__threads; t; t = t->next) gm__gthread_release_spans(t);
+    GM_STORE(&gm__gc.marking, 1);
+    gcwork w;
+    gcwork_init(&w);
+    mark_roots(&w, ms);
+    if (w.w1->n) {
+        putfull(w.w1);
+        w.w1 = getempty();
+    }
+    if (w.w2->n) {
+        putfull(w.w2);
+        w.w2 = getempty();
+    }
+    gcwork_dispose(&w, ms);
+    GM_STORE(&world_stopped, 0);
+    gm__start_the_world();
+    ms->pause_ns = gm__nanotime() - ms->stop_ns;
+}
+
+void gm__gc_mark_begin(gm_markstats *ms, uint64_t scan_expected, uint64_t runway) {
+    GM_STORE(&scan_done, 0);
+    GM_STORE(&assist_alloc, 0);
+    GM_STORE(&assist_cpu_ns, 0);
+    GM_STORE(&assist_marked, 0);
+    if (runway < (1u << 20)) runway = 1u << 20;
+    GM_STORE(&assist_ratio_k, scan_expected / (runway / 1024));
+    gm__dirty_arm(); /* before any object is scanned: later writes are seen */
+    with_world_stopped(ms, begin_stopped);
+}
+
+/* The concurrent phase: drain, then rounds of "collect and re-arm the
+ * dirty pages, rescan them" while the set keeps shrinking, so that mark
+ * termination has little left. SOFTDIRTY cannot re-arm while the program
+ * runs, so it has no rounds. No lock held. */
+void gm__gc_mark_background(gm_markstats *ms) {
+    uint64_t c0 = nanocpu();
+    unsigned helpers = background_helpers();
+    run_phase(ms, helpers, NULL);
+    if (gm__dirty_mode() != GM_DIRTY_SOFTDIRTY && !GM_LOAD(&gm__gc.dirty_lost)) {
+        size_t prev = SIZE_MAX;
+        for (int round = 0; round < 8; round++) {
+            run_phase(ms, helpers, rescan_rearm);
+            ms->rounds++;
+            if (last_round_pages < 64 || last_round_pages * 2 > prev) break;
+            prev = last_round_pages;
+        }
+    }
+    ms->cpu_ns_bg += nanocpu() - c0;
+}
+
+static void end_stopped(gm_markstats *ms) {
+    run_phase(ms, nhelpers, rescan_final);
+    unmark_free_slots(ms);
+    GM_STORE(&gm__gc.marking, 0);
+    ms->cpu_ns_assist = GM_LOAD(&assist_cpu_ns);
+    ms->marked_bytes += GM_LOAD(&assist_marked);
+}
+
+void gm__gc_mark_end(gm_markstats *ms) { with_world_stopped(ms, end_stopped); }
+
+/* Scan work the markers owe for alloc bytes allocated during marking. */
+static uint64_t behind(uint64_t alloc) {
+    uint64_t owed = alloc / 1024 * GM_LOAD(&assist_ratio_k), done = GM_LOAD(&scan_done);
+    return owed > done ? owed - done : 0;
+}
+
+/* Scan about budget bytes of the shared work, then give back what is left
+ * of it. Inside a nosuspend region while marking. */
+static size_t assist_quantum(size_t budget) {
+    __atomic_add_fetch(&nassist, 1, __ATOMIC_SEQ_CST);
+    gcwork w;
+    gcwork_init(&w);
+    uintptr_t obj;
+    size_t done = 0;
+    while (done < budget && pop(&w, &obj)) done += scan_object(&w, obj);
+    w.scanned = done;
+    flush_scanned(&w);
+    if (w.w1->n) {
+        putfull(w.w1);
+        w.w1 = getempty();
+    }
+    if (w.w2->n) {
+        putfull(w.w2);
+        w.w2 = getempty();
+    }
+    __atomic_add_fetch(&assist_marked, w.marked_bytes, __ATOMIC_RELAXED);
+    w.marked_bytes = 0;
+    gcwork_dispose(&w, NULL);
+    /* Markers that went idle while we held work look again. */
+    __atomic_sub_fetch(&nassist, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&work_seq, 1, __ATOMIC_SEQ_CST);
+    if (GM_LOAD_SC(&nwait)) gm__futex_wake(&work_seq);
+    return done;
+}
+
+/* Go's gcAssistAlloc, with one global credit: a thread that took `bytes`
+ * during marking scans until the work done by everyone is back on the pace
+ * that ends marking at the goal (or no work is left to take), in quanta
+ * short enough to run in a nosuspend region: mark termination waits for a
+ * quantum to end, so no work is ever held by a stopped thread. */
+void gm__gc_assist(uint64_t bytes) {
+    uint64_t alloc = __atomic_add_fetch(&assist_alloc, bytes, __ATOMIC_RELAXED);
+    gm_gthread *t = gm__tls_gthread;
+    if (!t || behind(alloc) == 0) return;
+    uint64_t c0 = nanocpu();
+    for (int quanta = 0; quanta < 64; quanta++) {
+        gm__nosuspend_begin(t);
+        size_t done = GM_LOAD(&gm__gc.marking) ? assist_quantum(64u << 10) : 0;
+        gm__nosuspend_end(t);
+        if (done < (64u << 10) || behind(GM_LOAD(&assist_alloc)) == 0) break;
+    }
+    __atomic_add_fetch(&assist_cpu_ns, nanocpu() - c0, __ATOMIC_RELAXED);
 }
 
 void gm__gc_mark_object(void *obj, gm_markstats *ms) {

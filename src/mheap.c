@@ -120,6 +120,8 @@ static bool mheap_grow(size_t npages) {
         gm__pages_add_arena(ha);
         insert_arena(ha);
         GM_STORE_REL(&gm__arenas[ha->base >> GM_ARENA_SHIFT], ha);
+        /* Before any span of it is handed out (we hold the heap lock). */
+        if (GM_LOAD(&gm__track_arenas)) gm__gc_track_arena(ha->base);
         gm__heapstats.heap_sys += GM_ARENA_BYTES;
         gm__heapstats.heap_released += GM_ARENA_BYTES;
     }

@@ -26,7 +26,7 @@
 #include "mgc.h"
 
 gm_gccentral gm__gccentral[GM_GC_NUM_CLASSES];
-gm_span gm__gclarge, gm__gclarge_unswept;
+gm_span gm__gclarge, gm__gclarge_unswept, gm__gclarge_freed;
 
 /* ---- span lists (gc lock) -------------------------------------------------- */
 
@@ -62,6 +62,15 @@ void gm__newobject_init(void) {
     }
     gm__gc_list_init(&gm__gclarge);
     gm__gc_list_init(&gm__gclarge_unswept);
+    gm__gc_list_init(&gm__gclarge_freed);
+}
+
+void gm__gc_free_deferred(void) {
+    while (gm__gclarge_freed.next != &gm__gclarge_freed) {
+        gm_span *s = gm__gclarge_freed.next;
+        gm__gc_list_remove(s);
+        gm__mheap_free_span(s);
+    }
 }
 
 /* ---- spans of a thread ---------------------------------------------------- */
@@ -131,6 +140,7 @@ static gm_span *grow(int kind, int cls) {
         }
     }
     s->sweepgen = GM_LOAD(&gm__gc.sweepgen);
+    s->markgen = 0;
     GM_STORE_REL(&s->gckind, (uint8_t)kind);
     return s;
 }
@@ -150,6 +160,7 @@ static uint64_t refill(gm_gthread *t, int gcs, int kind, int cls) {
     gm_span *s = c->partial.next;
     if (s != &c->partial) gm__gc_list_remove(s);
     else if (!(s = gm__sweep_for_alloc(gcs)) && !(s = grow(kind, cls))) return 0;
+    if (GM_LOAD(&gm__gc.marking)) gm__gc_mark_free_slots(s); /* allocate black */
     GM_STORE(&s->state, GM_SPAN_CACHED);
     s->alloc_count_base = s->alloc_count;
     GM_STORE_REL(&t->alloc[gcs], s);
@@ -282,6 +293,7 @@ static void *large_object(size_t size, int kind, const gm_type *type) {
     if (s->needzero) memset((void *)s->base, 0, size);
     gm__gc_lock_acquire(true);
     s->sweepgen = GM_LOAD(&gm__gc.sweepgen);
+    if (GM_LOAD(&gm__gc.marking)) gm__gc_mark_large_black(s);
     GM_STORE_REL(&s->gckind, (uint8_t)kind);
     gm__gc_list_push(&gm__gclarge, s);
     gm__unlock(&gm__gc_lock);
@@ -402,7 +414,9 @@ void gm__gc_free(gm_span *s, void *p) {
                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             gm__fatal("double free", p);
         gm__gc_list_remove(s);
-        gm__mheap_free_span(s);
+        /* Markers may hold its address: its pages go back after the mark. */
+        if (GM_LOAD(&gm__gc.marking)) gm__gc_list_push(&gm__gclarge_freed, s);
+        else gm__mheap_free_span(s);
     } else {
         uint32_t idx = gm__span_slot(s, (uintptr_t)p);
         if (!gm__slot_live(s, idx)) gm__fatal("double free", p);

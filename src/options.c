@@ -62,6 +62,15 @@ const gm_option_desc gm__option_table[] = {
      "program runs; %p becomes the pid. `gomalloc run --metrics` sets it."},
     {"GOMALLOC_METRICS_INTERVAL", "100ms",
      "Sampling interval of GOMALLOC_METRICS: a number with unit ns, us, ms or s."},
+    {"GOMALLOC_GCMODE", "concurrent",
+     "concurrent: mark while the program runs (two short stops per cycle), where a way "
+     "to track written heap pages works (GOMALLOC_DIRTY); else, and with stw, stop the "
+     "world for the whole mark."},
+    {"GOMALLOC_DIRTY", "auto",
+     "How concurrent marking learns which heap pages the program wrote: auto (uffd, else "
+     "softdirty, else the collector stops the world), uffd (userfaultfd write protection, "
+     "Linux 6.7), softdirty (/proc soft-dirty bits) or mprotect (write faults; system "
+     "calls that write into collected memory during marking may fail with EFAULT)."},
 };
 const size_t gm__option_count = sizeof gm__option_table / sizeof gm__option_table[0];
 
@@ -192,6 +201,24 @@ static void godebug_option(size_t i) {
     }
 }
 
+static void gcmode_option(size_t mode, size_t dirty) {
+    const char *m = option_value(mode), *d = option_value(dirty);
+    if (strcmp(m, "stw") == 0) gm__opts.gc_concurrent = false;
+    else if (strcmp(m, "concurrent") == 0) gm__opts.gc_concurrent = true;
+    else {
+        warn_bad(mode, m);
+        gm__opts.gc_concurrent = true;
+    }
+    static const char *const names[] = {"auto", "uffd", "softdirty", "mprotect"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(d, names[i]) == 0) {
+            gm__opts.dirty = i;
+            return;
+        }
+    warn_bad(dirty, d);
+    gm__opts.dirty = 0;
+}
+
 /* The first malloc can come from the dynamic loader or a constructor that
  * runs before libc has set up environ; then we read the options again once
  * our own constructor runs. */
@@ -224,6 +251,7 @@ void gm__options_init(void) {
     gm__opts.heap_map = option_value(12);
     gm__opts.metrics = option_value(13);
     interval_option(14);
+    gcmode_option(15, 16);
 }
 
 static void __attribute__((constructor)) options_after_environ(void) {

@@ -370,6 +370,14 @@ static bool all_acked(gm_gthread *self, uint32_t epoch) {
  * the collector's frames: those hold no roots (a value of the caller's
  * that they spill is in the registers saved here), only stale addresses
  * that would keep garbage alive. */
+void gm__save_self_at(uintptr_t sp) {
+    gm_gthread *t = gm__tls_gthread;
+    if (!t) return;
+    memset(t->regs, 0, sizeof t->regs); /* spilled into the frames above sp */
+    t->sp = sp;
+    t->altstack_lo = t->altstack_hi = 0;
+}
+
 GM_NOINLINE void gm__save_self(void) {
     gm_gthread *t = gm__tls_gthread;
     if (!t) return;
