@@ -397,18 +397,25 @@ typedef struct segment { uintptr_t lo, hi; } segment;
 static segment *segs;       /* writable segments of loaded objects; gc lock */
 static size_t nsegs, capsegs;
 
-static void add_segment(uintptr_t lo, uintptr_t hi) {
-    if (nsegs == capsegs) {
-        size_t ncap = capsegs ? capsegs * 2 : 64;
-        segment *n = gm__sys_alloc(ncap * sizeof *n);
-        if (!n) gm__fatal("out of memory for root segments", NULL);
-        if (segs) {
-            memcpy(n, segs, nsegs * sizeof *n);
-            gm__sys_free(segs, capsegs * sizeof *n);
-        }
-        segs = n;
-        capsegs = ncap;
+/* A full table of the collector's, twice as big, from mmap (never malloc:
+ * the world may be stopped with a thread inside it). */
+static void *grow_table(void *old, size_t used, size_t *cap, size_t elem, size_t first,
+                        const char *what) {
+    size_t ncap = *cap ? *cap * 2 : first;
+    char *n = gm__sys_alloc(ncap * elem);
+    if (!n) gm__fatal(what, NULL);
+    if (old) {
+        memcpy(n, old, used * elem);
+        gm__sys_free(old, *cap * elem);
     }
+    *cap = ncap;
+    return n;
+}
+
+static void add_segment(uintptr_t lo, uintptr_t hi) {
+    if (nsegs == capsegs)
+        segs = grow_table(segs, nsegs, &capsegs, sizeof *segs, 64,
+                          "out of memory for root segments");
     segs[nsegs++] = (segment){lo, hi};
 }
 
@@ -533,17 +540,9 @@ void gm__gc_mark_free_slots(gm_span *s) {
         __atomic_fetch_or(&s->gcmark_bits[w], free, __ATOMIC_RELAXED);
         n += gm__popcount(free);
     }
-    if (nblack == capblack) {
-        size_t ncap = capblack ? capblack * 2 : 1024;
-        black_span *nb = gm__sys_alloc(ncap * sizeof *nb);
-        if (!nb) gm__fatal("out of memory for the collector's span table", NULL);
-        if (black) {
-            memcpy(nb, black, nblack * sizeof *nb);
-            gm__sys_free(black, capblack * sizeof *nb);
-        }
-        black = nb;
-        capblack = ncap;
-    }
+    if (nblack == capblack)
+        black = grow_table(black, nblack, &capblack, sizeof *black, 1024,
+                           "out of memory for the collector's span table");
     black[nblack++] = (black_span){s, n};
 }
 
