@@ -381,6 +381,15 @@ static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
                      (unsigned long long)(ms->globals_bytes >> 20), p,
                      ct->forced ? " (forced)" : "");
     if (n > 0) gm__sys_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    if (gm__opts.gctrace < 2 || !ct->pause1) return;
+    /* gctrace=2: what the concurrent phases did (ours). */
+    n = snprintf(line, sizeof line,
+                 "gomalloc: gc %u: %u rounds, %llu written pages rescanned (%llu at mark "
+                 "termination), %llu MB allocated black, %llu ms assists\n",
+                 gm__gc.cycle, ms->rounds, (unsigned long long)ms->dirty_pages,
+                 (unsigned long long)ms->term_pages, (unsigned long long)(ms->black_bytes >> 20),
+                 (unsigned long long)(ms->cpu_ns_assist / 1000000));
+    if (n > 0) gm__sys_write_err(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 /* gc lock. */

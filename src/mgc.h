@@ -235,6 +235,8 @@ typedef struct gm_markstats {
     uint64_t cpu_ns_bg;     /* CPU of the collector while the program ran */
     uint64_t cpu_ns_assist; /* CPU of the mutators' assists */
     uint64_t dirty_pages;   /* written pages rescanned, rounds and termination */
+    uint64_t term_pages;    /* of which at mark termination */
+    uint64_t black_bytes;   /* allocated black during marking */
     uint32_t rounds;        /* concurrent rescan rounds */
     uint64_t stop_ns;       /* when the world was last stopped (gm__nanotime) */
     uint64_t pause_ns;      /* concurrent: the first pause, stop to restart */

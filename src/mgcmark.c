@@ -562,10 +562,11 @@ static void unmark_free_slots(gm_markstats *ms) {
             left += gm__popcount(~alloc);
             s->gcmark_bits[w] &= alloc;
         }
-        ms->marked_bytes += (uint64_t)(black[i].premarked - left) * s->elemsize;
+        ms->black_bytes += (uint64_t)(black[i].premarked - left) * s->elemsize;
     }
     nblack = 0;
-    ms->marked_bytes += black_large_bytes;
+    ms->black_bytes += black_large_bytes;
+    ms->marked_bytes += ms->black_bytes;
     black_large_bytes = 0;
 }
 
@@ -628,7 +629,8 @@ static void rescan_final(gcwork *w, gm_markstats *ms) {
         for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next)
             rescan_run(ha->base, GM_ARENA_BYTES / gm__dirty_page_size(), w);
     } else {
-        ms->dirty_pages += gm__dirty_collect(rescan_run, w, false);
+        ms->term_pages = gm__dirty_collect(rescan_run, w, false);
+        ms->dirty_pages += ms->term_pages;
     }
     mark_roots(w, ms);
 }

@@ -36,7 +36,7 @@ const gm_option_desc gm__option_table[] = {
      "(512MiB); the collector runs more often as it nears. `off`: no limit."},
     {"GODEBUG", "gctrace=0",
      "Go's GODEBUG, comma-separated; understood: gctrace=1 (one line per collection on "
-     "stderr, in Go's format)."},
+     "stderr, in Go's format; gctrace=2 adds a line on each concurrent cycle's rounds)."},
     {"GOMALLOC_MARKERS", "0",
      "Threads that mark in parallel during a collection (0: the number of cores)."},
     {"GOMALLOC_SIGNAL", "30",

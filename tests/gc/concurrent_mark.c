@@ -16,8 +16,9 @@
  *     read(2) puts it into a holder object (only the kernel writes there).
  * After every burst, every live object's pattern is checked: a lost object
  * is reused by a later allocation (zeroed, refilled), so its pattern breaks.
- * A second test frees objects with gm_free, and creates and joins threads,
- * during marking.
+ * Other scenarios free objects with gm_free and create and join threads
+ * during marking, keep a thread asleep in read(2) holding the only pointer
+ * to an object, and fork while cycles run.
  *
  * Each scenario runs in a child per GOMALLOC_GCMODE / GOMALLOC_DIRTY
  * setting: concurrent with userfaultfd, concurrent with mprotect (where
@@ -27,7 +28,9 @@
  * and that cycles ran. Fixed seeds.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +243,65 @@ TEST(child_free_and_threads_during_marking) {
     CHECK_EQ(bad, 0);
 }
 
+/* A thread asleep in read(2) with the only pointer to an object in its
+ * frame; fork() while cycles run: the forked child finds its objects intact
+ * and collects on its own (stop the world: it does not track pages). */
+static int sleeper_pipe[2];
+
+static void *sleeper(void *arg) {
+    void *volatile mine = gm_new(SIZE);
+    fill(mine, 777);
+    char c;
+    *(int *)arg = 1;
+    ssize_t got = read(sleeper_pipe[0], &c, 1); /* blocked while cycles run */
+    return (void *)(intptr_t)(got == 1 && intact(mine, 777));
+}
+
+TEST(child_blocked_threads_and_fork_during_marking) {
+    GC_CHILD_ONLY();
+    gm_set_gc_percent(10);
+    REQUIRE(pipe(sleeper_pipe) == 0);
+    volatile int ready = 0;
+    pthread_t t;
+    REQUIRE(gm_pthread_create(&t, NULL, sleeper, (void *)&ready) == 0);
+    while (!ready) sched_yield();
+    enum { N = 256 };
+    static void *volatile keep[N];
+    for (int i = 0; i < N; i++) {
+        keep[i] = gm_new(SIZE);
+        fill(keep[i], (uint64_t)i + 1000);
+    }
+    uint64_t rng = 5;
+    int forks = 0, bad_children = 0;
+    double end = gc_now() + 1.5;
+    while (gc_now() < end) {
+        garbage(&rng, 2000); /* cycles run: fork lands in or between them */
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            int ok = 1;
+            garbage(&rng, 20000);
+            gm_gc();
+            for (int i = 0; i < N; i++) ok &= intact(keep[i], (uint64_t)i + 1000);
+            gm_memstats st = gc_stats();
+            ok &= strcmp(st.gc_mode, "stw") == 0 || strcmp(st.gc_mode, "off") == 0;
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        forks++;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad_children++;
+    }
+    REQUIRE(write(sleeper_pipe[1], "x", 1) == 1);
+    void *res;
+    pthread_join(t, &res);
+    CHECK(res == (void *)1);
+    CHECK_EQ(bad_children, 0);
+    CHECK(forks > 0);
+    for (int i = 0; i < N; i++) CHECK(intact(keep[i], (uint64_t)i + 1000));
+    printf("forks %d\n", forks);
+}
+
 static void run_child(const char *test, const char *mode, const char *dirty) {
     char e1[64], e2[64];
     snprintf(e1, sizeof e1, "GOMALLOC_GCMODE=%s", mode);
@@ -261,6 +323,8 @@ TEST(no_object_lost_concurrent_uffd) { if (!gc_is_child()) run_child("child_movi
 TEST(no_object_lost_concurrent_mprotect) { if (!gc_is_child()) run_child("child_moving_pointers", "concurrent", "mprotect"); }
 TEST(no_object_lost_stw) { if (!gc_is_child()) run_child("child_moving_pointers", "stw", "auto"); }
 TEST(free_and_threads_concurrent_uffd) { if (!gc_is_child()) run_child("child_free_and_threads_during_marking", "concurrent", "uffd"); }
+TEST(blocked_threads_and_fork_concurrent_uffd) { if (!gc_is_child()) run_child("child_blocked_threads_and_fork_during_marking", "concurrent", "uffd"); }
+TEST(blocked_threads_and_fork_concurrent_mprotect) { if (!gc_is_child()) run_child("child_blocked_threads_and_fork_during_marking", "concurrent", "mprotect"); }
 TEST(free_and_threads_concurrent_mprotect) { if (!gc_is_child()) run_child("child_free_and_threads_during_marking", "concurrent", "mprotect"); }
 
 TEST_MAIN()
