@@ -431,7 +431,7 @@ static void call_hook(int phase) {
 static void mark_done(gm_markstats *ms) {
     gm__final_queue_unreachable(ms);
     gm__sweep_flip();
-    gm__gc.heap_marked = ms->marked_bytes;
+    gm__gc.heap_marked = ms->marked_bytes; /* allocated black included, as Go's */
     GM_STORE(&gm__gc.heap_live, ms->marked_bytes);
     gm__gc.stacks_bytes = ms->stacks_bytes;
     gm__gc.globals_bytes = ms->globals_bytes;
@@ -573,8 +573,9 @@ void gm_gc(void) {
 }
 
 /* Past the goal before the collector thread started marking, or half
- * past it with marking under way (assists could not keep up): sleep until
- * the cycle ends, so the heap overshoots its goal by a bounded amount. */
+ * past it with marking under way (assists could not keep up; no slack
+ * under GOMEMLIMIT): sleep until the cycle ends, so the heap overshoots
+ * its goal by a bounded amount. */
 static void wait_for_cycle(uint32_t cycle) {
     gm__blocking_begin();
     uint32_t c;
@@ -588,7 +589,9 @@ void gm__gc_maybe_start(void) {
         uint64_t live = GM_LOAD(&gm__gc.heap_live), goal = GM_LOAD(&gm__gc.heap_goal);
         bool marking = GM_LOAD(&gm__gc.marking);
         if (!marking) bg_wake();
-        if (live > (marking ? goal / 2 * 3 : goal) && gm__tls_gthread) wait_for_cycle(cycle);
+        /* Under a memory limit, no slack while marking either. */
+        uint64_t cap = marking && GM_LOAD(&gm__gc.memory_limit) == INT64_MAX ? goal / 2 * 3 : goal;
+        if (live > cap && gm__tls_gthread) wait_for_cycle(cycle);
         return;
     }
     cycle_lock_acquire();

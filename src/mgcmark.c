@@ -461,6 +461,7 @@ static void scan_root_cb(uintptr_t lo, uintptr_t hi, void *ctx) {
 
 static void mark_roots(gcwork *w, gm_markstats *ms) {
     gm_gthread *self = gm__tls_gthread;
+    ms->stacks_bytes = ms->globals_bytes = 0; /* the pacer's: the last scan's */
     for (gm_gthread *t = gm__threads; t; t = t->next) {
         uintptr_t lo = t->sp < t->stack_lo ? t->stack_lo : t->sp;
         if (lo < t->stack_hi) {

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -17,9 +18,10 @@
 enum { WORKERS = 3, FORKS = 150, SLOTS = 256 };
 #define SEED 0xf0f0ull
 
-static atomic_int stop;
+static atomic_int stop, started;
 
 static void *churn(void *arg) {
+    atomic_fetch_add(&started, 1);
     uint64_t rng = SEED + (uint64_t)(intptr_t)arg;
     void *slot[SLOTS] = {0};
     while (!atomic_load(&stop)) {
@@ -60,6 +62,10 @@ TEST(fork_while_threads_allocate) {
     pthread_t t[WORKERS];
     for (int i = 0; i < WORKERS; i++)
         REQUIRE(pthread_create(&t[i], NULL, churn, (void *)(intptr_t)(i + 2)) == 0);
+    /* Fork only once the workers run: a thread still starting may hold the
+     * C library's or a sanitizer's allocator lock (ASan's thread start
+     * calls calloc), which the child would inherit locked. */
+    while (atomic_load(&started) < WORKERS) sched_yield();
     for (int k = 0; k < FORKS; k++) {
         pid_t pid = fork();
         REQUIRE(pid >= 0);
