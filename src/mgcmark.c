@@ -244,9 +244,15 @@ GM_NO_SANITIZE static void scan_typed_range(gcwork *w, const gm_type *t, uintptr
     }
 }
 
-/* Go's scanobject. obj is an object start, or an oblet of a large object.
- * Returns the bytes scanned (the pacer's scan work). */
+/* Go's scanobject. obj is an object start, an oblet of a large object, or
+ * a written page | 1. Returns the bytes scanned (the pacer's scan work). */
+static void rescan_run(uintptr_t lo, size_t npages, gcwork *w);
+
 static size_t scan_object(gcwork *w, uintptr_t obj) {
+    if (GM_UNLIKELY(obj & 1)) { /* a written page to rescan (queue_run) */
+        rescan_run(obj - 1, 1, w);
+        return gm__dirty_page_size();
+    }
     gm_span *s = gm__span_of(obj);
     if (s->spanclass >= 2) {
         if (s->gckind == GM_GC_TYPED) scan_typed_small(w, s, obj);
@@ -524,7 +530,8 @@ static uint64_t assist_alloc;      /* bytes handed out during marking (relaxed) 
 static uint64_t assist_cpu_ns;     /* CPU of this mark's assists (relaxed) */
 static uint64_t assist_marked;     /* bytes the assists marked (relaxed) */
 static uint64_t assist_ratio_k;    /* scan bytes owed per KiB allocated: set at the
-                                      start of marking (relaxed) */
+                                      start of marking and raised by rounds (relaxed) */
+static uint64_t pace_alloc0, pace_scan0; /* assist_alloc and scan_done when it was set */
 
 static unsigned background_helpers(void) {
     unsigned n = (markers_wanted() + 2) / 4; /* a quarter of the markers, rounded */
@@ -582,7 +589,6 @@ GM_NO_SANITIZE static void rescan_span(gcwork *w, gm_span *s, uintptr_t lo, uint
         if (lo >= hi) return;
         if (s->gckind == GM_GC_TYPED) scan_typed_range(w, s->largetype, s->base, lo, hi);
         else scan_conservative(w, lo, hi);
-        w->scanned += hi - lo;
         return;
     }
     if (lo < s->base) lo = s->base;
@@ -594,14 +600,12 @@ GM_NO_SANITIZE static void rescan_span(gcwork *w, gm_span *s, uintptr_t lo, uint
         uintptr_t obj = s->base + (uintptr_t)idx * s->elemsize, end = obj + s->elemsize;
         if (s->gckind == GM_GC_TYPED) scan_typed_small(w, s, obj);
         else scan_conservative(w, obj > lo ? obj : lo, end < hi ? end : hi);
-        w->scanned += s->elemsize;
     }
 }
 
-/* gm__dirty_collect's callback: a run of written OS pages. Spans do not
- * go away during marking (no sweeping; gm_free of large objects waits). */
-static void rescan_run(uintptr_t lo, size_t npages, void *arg) {
-    gcwork *w = arg;
+/* Rescan a run of written OS pages. Spans do not go away during marking
+ * (no sweeping; gm_free of large objects waits). */
+static void rescan_run(uintptr_t lo, size_t npages, gcwork *w) {
     uintptr_t hi = lo + npages * gm__dirty_page_size();
     while (lo < hi) {
         gm_span *s = gm__span_of(lo);
@@ -616,11 +620,34 @@ static void rescan_run(uintptr_t lo, size_t npages, void *arg) {
     }
 }
 
+/* gm__dirty_collect's callback: each written page of a scan span becomes
+ * a work item (its address | 1, see scan_object), so that every marker and
+ * every assist shares the rescanning. */
+static void queue_run(uintptr_t lo, size_t npages, void *arg) {
+    gcwork *w = arg;
+    size_t ps = gm__dirty_page_size();
+    for (size_t i = 0; i < npages; i++, lo += ps) {
+        gm_span *s = gm__span_of(lo);
+        uint8_t kind = s ? GM_LOAD_ACQ(&s->gckind) : 0;
+        if (kind && kind != GM_GC_NOSCAN) push(w, lo | 1);
+    }
+}
+
 static size_t last_round_pages;
 
+/* A round: the written pages are queued and re-armed. A thread that
+ * allocates more than ROUND_BUDGET while they wait pays for them with
+ * assists, so it cannot write pages faster than they are rescanned, and
+ * the rounds shrink (Go charges assists the same way; C has no write
+ * barrier to charge the writes themselves). */
+#define ROUND_BUDGET (64u << 10)
 static void rescan_rearm(gcwork *w, gm_markstats *ms) {
-    last_round_pages = gm__dirty_collect(rescan_run, w, true);
+    last_round_pages = gm__dirty_collect(queue_run, w, true);
     ms->dirty_pages += last_round_pages;
+    uint64_t k = (uint64_t)last_round_pages * gm__dirty_page_size() / (ROUND_BUDGET / 1024);
+    GM_STORE(&pace_alloc0, GM_LOAD(&assist_alloc));
+    GM_STORE(&pace_scan0, GM_LOAD(&scan_done));
+    if (k > GM_LOAD(&assist_ratio_k)) GM_STORE(&assist_ratio_k, k);
 }
 
 /* Mark termination's work: the pages written since the last round, every
@@ -630,7 +657,7 @@ static void rescan_final(gcwork *w, gm_markstats *ms) {
         for (gm_heap_arena *ha = gm__arena_first; ha; ha = ha->next)
             rescan_run(ha->base, GM_ARENA_BYTES / gm__dirty_page_size(), w);
     } else {
-        ms->term_pages = gm__dirty_collect(rescan_run, w, false);
+        ms->term_pages = gm__dirty_collect(queue_run, w, false);
         ms->dirty_pages += ms->term_pages;
     }
     mark_roots(w, ms);
@@ -666,6 +693,8 @@ void gm__gc_mark_begin(gm_markstats *ms, uint64_t scan_expected, uint64_t runway
     GM_STORE(&assist_alloc, 0);
     GM_STORE(&assist_cpu_ns, 0);
     GM_STORE(&assist_marked, 0);
+    GM_STORE(&pace_alloc0, 0);
+    GM_STORE(&pace_scan0, 0);
     if (runway < (1u << 20)) runway = 1u << 20;
     GM_STORE(&assist_ratio_k, scan_expected / (runway / 1024));
     gm__dirty_arm(); /* before any object is scanned: later writes are seen */
@@ -704,7 +733,9 @@ void gm__gc_mark_end(gm_markstats *ms) { with_world_stopped(ms, end_stopped); }
 
 /* Scan work the markers owe for alloc bytes allocated during marking. */
 static uint64_t behind(uint64_t alloc) {
-    uint64_t owed = alloc / 1024 * GM_LOAD(&assist_ratio_k), done = GM_LOAD(&scan_done);
+    uint64_t a0 = GM_LOAD(&pace_alloc0), s0 = GM_LOAD(&pace_scan0);
+    uint64_t owed = (alloc > a0 ? alloc - a0 : 0) / 1024 * GM_LOAD(&assist_ratio_k);
+    uint64_t done = GM_LOAD(&scan_done) - s0;
     return owed > done ? owed - done : 0;
 }
 
