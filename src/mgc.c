@@ -480,8 +480,7 @@ static void concurrent_cycle(bool forced) {
     gm_markstats ms;
     memset(&ms, 0, sizeof ms);
     unsigned p = gm__nprocs();
-    gm__gc_lock_acquire(false);
-    gm__sweep_finish();
+    gm__sweep_finish_yielding();
     ct.heap0 = GM_LOAD(&gm__gc.heap_live);
     ct.goal = gm__gc.heap_goal;
     uint64_t runway = ct.goal > ct.heap0 ? ct.goal - ct.heap0 : 0;

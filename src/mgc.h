@@ -299,6 +299,9 @@ GM_INTERNAL bool gm__sweep_span(gm_span *s);
 GM_INTERNAL gm_span *gm__sweep_for_alloc(int gcs);
 /* Sweep everything left (before marking, and for gm_gc). gc lock. */
 GM_INTERNAL void gm__sweep_finish(void);
+/* The same in batches that let allocating threads in; takes the gc lock
+ * and returns with it held. */
+GM_INTERNAL void gm__sweep_finish_yielding(void);
 /* After mark termination: every span needs sweeping. World stopped. */
 GM_INTERNAL void gm__sweep_flip(void);
 GM_INTERNAL void gm__sweeper_wake(void);

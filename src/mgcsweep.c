@@ -128,6 +128,17 @@ void gm__sweep_finish(void) {
     while (sweep_some(SIZE_MAX)) {}
 }
 
+/* Go's finishsweep_m before a concurrent cycle, without holding up the
+ * allocating threads: batches of 10 spans, the gc lock taken for each.
+ * No lock held; returns with it held and nothing left to sweep. */
+void gm__sweep_finish_yielding(void) {
+    for (;;) {
+        gm__gc_lock_acquire(false);
+        if (!sweep_some(10)) return;
+        gm__unlock(&gm__gc_lock);
+    }
+}
+
 void gm__sweep_flip(void) {
     for (gm_gthread *t = gm__threads; t; t = t->next) gm__gthread_release_spans(t);
     for (int i = 0; i < GM_GC_NUM_CLASSES; i++) {
