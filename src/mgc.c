@@ -76,7 +76,8 @@
  *
  * The concurrent cycle (concurrent_cycle; mgcmark.c has the marking rules)
  * ----------------------------------------------------------------------
- *  1. Sweep termination: finish sweeping; arm the dirty-page tracking of
+ *  1. Sweep termination: finish sweeping (in batches of 10 spans, so
+ *     refilling threads are not held up); arm the dirty-page tracking of
  *     every arena (pages count as clean from here on); stop the world:
  *     pool cleanup, every thread's spans taken back, marking = 1, roots
  *     scanned into the shared queue; restart. This is the first pause.
@@ -85,9 +86,12 @@
  *     get its free slots pre-marked (allocate black); a thread that
  *     allocates faster than marking proceeds scans in proportion (Go's
  *     assists, one global credit). Then rounds: collect and re-arm the
- *     written pages, rescan the marked objects on them, drain, while the
- *     set keeps shrinking (at most 8). gm_free of a large object keeps its
- *     pages until the mark ends.
+ *     written pages and queue them as work (a page's marked objects are
+ *     rescanned by whichever marker or assist takes it), while the set
+ *     keeps shrinking (at most 8). A thread that allocates more than
+ *     64 KiB while a round's pages wait pays for them with assists, so its
+ *     writes cannot outrun the rescans. gm_free of a large object keeps
+ *     its pages until the mark ends.
  *  3. Mark termination (second pause): stop the world, rescan the roots
  *     in full and the marked objects on pages written since the last
  *     round, drain with every marker, unmark the pre-marked slots that
