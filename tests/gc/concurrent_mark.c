@@ -27,6 +27,7 @@
  * checks that the mode it asked for is the one in use (MemStats.gc_mode)
  * and that cycles ran. Fixed seeds.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -248,11 +249,26 @@ TEST(child_free_and_threads_during_marking) {
  * and collects on its own (stop the world: it does not track pages). */
 static int sleeper_pipe[2];
 
+/* ThreadSanitizer holds signals back while a thread is blocked in an
+ * intercepted call, so the stop signal would wait for the read: there the
+ * sleeper blocks in short polls instead (still inside system calls). */
+#if defined(__SANITIZE_THREAD__)
+#define GC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GC_TSAN 1
+#endif
+#endif
+
 static void *sleeper(void *arg) {
     void *volatile mine = gm_new(SIZE);
     fill(mine, 777);
     char c;
-    *(int *)arg = 1;
+    atomic_store((atomic_int *)arg, 1);
+#ifdef GC_TSAN
+    struct pollfd pf = {sleeper_pipe[0], POLLIN, 0};
+    while (poll(&pf, 1, 1) <= 0) {} /* 0: timeout, -1: EINTR (the stop signal) */
+#endif
     ssize_t got = read(sleeper_pipe[0], &c, 1); /* blocked while cycles run */
     return (void *)(intptr_t)(got == 1 && intact(mine, 777));
 }
@@ -261,10 +277,10 @@ TEST(child_blocked_threads_and_fork_during_marking) {
     GC_CHILD_ONLY();
     gm_set_gc_percent(10);
     REQUIRE(pipe(sleeper_pipe) == 0);
-    volatile int ready = 0;
+    static atomic_int ready;
     pthread_t t;
     REQUIRE(gm_pthread_create(&t, NULL, sleeper, (void *)&ready) == 0);
-    while (!ready) sched_yield();
+    while (!atomic_load(&ready)) sched_yield();
     enum { N = 256 };
     static void *volatile keep[N];
     for (int i = 0; i < N; i++) {
