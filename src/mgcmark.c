@@ -281,6 +281,18 @@ static void gcwork_init(gcwork *w) {
     w->marked_bytes = w->scanned = 0;
 }
 
+/* Hand w's queued work to the shared list, keeping empty buffers. */
+static void publish(gcwork *w) {
+    if (w->w1->n) {
+        putfull(w->w1);
+        w->w1 = getempty();
+    }
+    if (w->w2->n) {
+        putfull(w->w2);
+        w->w2 = getempty();
+    }
+}
+
 static void gcwork_dispose(gcwork *w, gm_markstats *ms) {
     putempty(w->w1);
     putempty(w->w2);
@@ -674,14 +686,7 @@ static void begin_stopped(gm_markstats *ms) {
     gcwork w;
     gcwork_init(&w);
     mark_roots(&w, ms);
-    if (w.w1->n) {
-        putfull(w.w1);
-        w.w1 = getempty();
-    }
-    if (w.w2->n) {
-        putfull(w.w2);
-        w.w2 = getempty();
-    }
+    publish(&w);
     gcwork_dispose(&w, ms);
     GM_STORE(&world_stopped, 0);
     gm__start_the_world();
@@ -750,14 +755,7 @@ static size_t assist_quantum(size_t budget) {
     while (done < budget && pop(&w, &obj)) done += scan_object(&w, obj);
     w.scanned = done;
     flush_scanned(&w);
-    if (w.w1->n) {
-        putfull(w.w1);
-        w.w1 = getempty();
-    }
-    if (w.w2->n) {
-        putfull(w.w2);
-        w.w2 = getempty();
-    }
+    publish(&w);
     __atomic_add_fetch(&assist_marked, w.marked_bytes, __ATOMIC_RELAXED);
     w.marked_bytes = 0;
     gcwork_dispose(&w, NULL);

@@ -249,16 +249,8 @@ TEST(child_free_and_threads_during_marking) {
  * and collects on its own (stop the world: it does not track pages). */
 static int sleeper_pipe[2];
 
-/* ThreadSanitizer holds signals back while a thread is blocked in an
- * intercepted call, so the stop signal would wait for the read: there the
- * sleeper blocks in short polls instead (still inside system calls). */
-#if defined(__SANITIZE_THREAD__)
-#define GC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GC_TSAN 1
-#endif
-#endif
+/* Under ThreadSanitizer the stop signal would wait for the read (GC_TSAN,
+ * gc_test.h): there the sleeper blocks in short polls instead. */
 
 static void *sleeper(void *arg) {
     void *volatile mine = gm_new(SIZE);

@@ -40,6 +40,16 @@
 #define GC_HELPER __attribute__((noinline, unused)) static
 #define GC_COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ThreadSanitizer's interceptors hold a signal back until a blocking call
+ * returns, so there a thread blocked in read(2) is never stopped. */
+#if defined(__SANITIZE_THREAD__)
+#define GC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GC_TSAN 1
+#endif
+#endif
+
 /* Sanitizers slow everything down: bounded waits get longer, work smaller. */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define GC_SANITIZED 1

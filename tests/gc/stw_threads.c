@@ -40,15 +40,7 @@ static void *blocked_main(void *arg) {
     return NULL;
 }
 
-/* TSan's interceptors hold a signal back until the blocking call returns,
- * so under TSan this thread would never stop. */
-#if defined(__SANITIZE_THREAD__)
-#define GC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GC_TSAN 1
-#endif
-#endif
+/* Under TSan this thread would never stop (GC_TSAN, gc_test.h). */
 
 TEST(thread_blocked_in_read_is_stopped_and_its_stack_is_a_root) {
     static atomic_int fin;
