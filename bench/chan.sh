@@ -240,7 +240,7 @@ suite_start 120
 suite_rounds
 
 # ---- Report -------------------------------------------------------------------
-TABLE=$(awk -f "$ROOT/bench/chan/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
+TABLE=$(awk -f "$ROOT/bench/lib/stats.awk" -f "$ROOT/bench/chan/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v buf_go_target="$BUF_GO_TARGET" -v ping_go_target="$PING_GO_TARGET" -v quick="$QUICK" \
   -v phases_file="$PHASES" "$RESULTS")
 suite_summary

@@ -265,7 +265,7 @@ suite_start 300
 suite_rounds
 
 # ---- Report -------------------------------------------------------------------
-TABLE=$(awk -f "$ROOT/bench/containers/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
+TABLE=$(awk -f "$ROOT/bench/lib/stats.awk" -f "$ROOT/bench/containers/report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v target_sizes="$TARGET_SIZES" -v map_go_target="$MAP_GO_TARGET" -v map_absl_target="$MAP_ABSL_TARGET" \
   -v slice_go_target="$SLICE_GO_TARGET" -v slice_std_target="$SLICE_STD_TARGET" -v quick="$QUICK" \
   -v phases_file="$PHASES" "$RESULTS")

@@ -361,64 +361,13 @@ note "done in ${ELAPSED} s"
 read -r -a BT_ARGS <<<"$(args_for binarytrees)"
 GCB_SCALE=""
 [ "$(args_for gcbench)" = "${FULL_ARGS[gcbench]}" ] || GCB_SCALE=" (run at \`$(args_for gcbench)\`, not the full \`${FULL_ARGS[gcbench]}\`: indicative only)"
-TABLE=$(awk -f "$ROOT/bench/lib/gc_report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
+TABLE=$(awk -f "$ROOT/bench/lib/stats.awk" -f "$ROOT/bench/lib/gc_report.awk" -v benches="${WORKLOADS[*]}" -v variants="${ALL_VARIANTS[*]}" \
   -v bt_depth="${BT_ARGS[0]}" -v bt_boehm_target="$BT_BOEHM_TARGET" -v bt_mimalloc_target="$BT_MIMALLOC_TARGET" \
   -v bt_rss_go_target="$BT_RSS_GO_TARGET" -v gcb_boehm_target="$GCB_BOEHM_TARGET" -v gcb_scale="$GCB_SCALE" "$RESULTS")
-# latency_table: gc_report.awk's output (stdin) with the latency-* rows moved
-# out of its table into a table of their own, right after it, with four
-# columns appended: the medians of the largest gap (ms), the 99.9th and 99th
-# percentile gaps (µs) and the GC CPU time per cycle (ms), from fields 13-16
-# of gc-results.tsv. (Kept here rather than in bench/lib/gc_report.awk.)
+# latency_table: the latency-* rows in a table of their own (see
+# bench/lib/latency_table.awk).
 latency_table() {
-  awk -v tsv="$RESULTS" '
-    function median(list,    v, n, i, j, x) {
-      n = split(list, v, " ")
-      if (n == 0) return ""
-      for (i = 2; i <= n; i++) {
-        x = v[i] + 0
-        for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]
-        v[j + 1] = x
-      }
-      if (n % 2) return v[(n + 1) / 2] + 0
-      return (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    function add(arr, k, v) { if (v != "-" && v != "") arr[k] = arr[k] " " v }
-    function fmt(x, f) { return x == "" ? "–" : sprintf(f, x) }
-    function fms(x) { return x == "" ? "–" : (x + 0 < 10 ? sprintf("%.3f", x) : sprintf("%.1f", x)) }
-    function trim(x) { gsub(/^[ *]+|[ *]+$/, "", x); return x }
-    function flush(    i) {
-      if (nrows > 0) { print hdr; print sep; for (i = 1; i <= nrows; i++) print rows[i] }
-      if (nlat > 0) {
-        if (nrows > 0) print ""
-        print hdr " gap max (ms) | gap p99.9 (µs) | gap p99 (µs) | GC CPU/cycle (ms) |"
-        print sep "---:|---:|---:|---:|"
-        for (i = 1; i <= nlat; i++) print lat[i]
-      }
-      nrows = nlat = 0; intable = 0
-    }
-    BEGIN {
-      FS = "\t"
-      while ((getline l < tsv) > 0) {
-        split(l, f, "\t")
-        if (f[4] == "FAIL") continue
-        k = f[1] SUBSEP f[2]
-        add(gmax, k, f[13]); add(g999, k, f[14]); add(g99, k, f[15]); add(gcpu, k, f[16])
-      }
-      FS = "|"
-    }
-    /^\| workload \|/ && !done { hdr = $0; intable = 1; next }
-    intable && /^\|---/ { sep = $0; next }
-    intable && /^\|/ {
-      b = trim($2)
-      if (b !~ /^latency-/) { rows[++nrows] = $0; next }
-      k = b SUBSEP trim($3)
-      lat[++nlat] = $0 " " (median(gmax[k]) == "" ? "–" : fms(median(gmax[k]) / 1000)) " | " \
-        fmt(median(g999[k]), "%.1f") " | " fmt(median(g99[k]), "%.1f") " | " fms(median(gcpu[k])) " |"
-      next
-    }
-    intable { flush(); done = 1 }
-    { print }
-    END { if (intable) flush() }'
+  awk -v tsv="$RESULTS" -f "$ROOT/bench/lib/stats.awk" -f "$ROOT/bench/lib/latency_table.awk"
 }
 TABLE=$(latency_table <<<"$TABLE")
 MISMATCH=0

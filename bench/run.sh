@@ -314,7 +314,7 @@ note "done in ${ELAPSED} s"
 # ---- Report -------------------------------------------------------------------
 OURS_RUN=()
 for b in "${BENCHES[@]}"; do is_real "$b" || OURS_RUN+=("$b"); done
-TABLE=$(awk -f "$ROOT/bench/lib/report.awk" -v benches="${BENCHES[*]}" -v allocs="${ALLOCS[*]}" \
+TABLE=$(awk -f "$ROOT/bench/lib/stats.awk" -f "$ROOT/bench/lib/report.awk" -v benches="${BENCHES[*]}" -v allocs="${ALLOCS[*]}" \
   -v ours="${OURS_RUN[*]+"${OURS_RUN[*]}"}" -v time_target="$TIME_TARGET" -v slow_target="$SLOW_TARGET" \
   -v rss_target="$RSS_TARGET" "$RESULTS")
 MISMATCH=0

@@ -24,18 +24,6 @@ BEGIN {
   close(phases_file)
 }
 
-function median(list,    v, n, i, j, x) {
-  n = split(list, v, " ")
-  if (n == 0) return ""
-  for (i = 2; i <= n; i++) {
-    x = v[i] + 0
-    for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]
-    v[j + 1] = x
-  }
-  if (n % 2) return v[(n + 1) / 2] + 0
-  return (v[n / 2] + v[n / 2 + 1]) / 2
-}
-function ratio(a, b) { return (a == "" || b == "" || b + 0 <= 0) ? "" : a / b }
 function fr(x) { return x == "" ? "n/a" : sprintf("%.2f", x) }
 function fns(x) { return x == "" ? "n/a" : (x + 0 < 10 ? sprintf("%.2f", x) : (x + 0 < 1000 ? sprintf("%.1f", x) : sprintf("%.0f", x))) }
 function frate(x) { return x == "" ? "n/a" : sprintf("%.2f", 1000 / x) }

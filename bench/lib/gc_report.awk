@@ -11,18 +11,6 @@
 # output for MISMATCH and FAILED.
 BEGIN { FS = "\t" }
 
-function median(list,    v, n, i, j, x) {
-  n = split(list, v, " ")
-  if (n == 0) return ""
-  for (i = 2; i <= n; i++) {
-    x = v[i] + 0
-    for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]
-    v[j + 1] = x
-  }
-  if (n % 2) return v[(n + 1) / 2] + 0
-  return (v[n / 2] + v[n / 2 + 1]) / 2
-}
-function ratio(a, b) { return (a == "" || b == "" || b + 0 <= 0) ? "" : a / b }
 function fr(x) { return x == "" ? "–" : sprintf("%.2f", x) }
 function fms(x) { return x == "" ? "–" : (x + 0 < 10 ? sprintf("%.3f", x) : sprintf("%.1f", x)) }
 function add(arr, k, v) { if (v != "-" && v != "") arr[k] = arr[k] " " v }

@@ -10,18 +10,6 @@
 # MISMATCH, unstable and FAILED in it.
 BEGIN { FS = "\t" }
 
-function median(list,    v, n, i, j, x) {
-  n = split(list, v, " ")
-  if (n == 0) return ""
-  for (i = 2; i <= n; i++) {           # insertion sort, numerically
-    x = v[i] + 0
-    for (j = i - 1; j >= 1 && v[j] + 0 > x; j--) v[j + 1] = v[j]
-    v[j + 1] = x
-  }
-  if (n % 2) return v[(n + 1) / 2] + 0
-  return (v[n / 2] + v[n / 2 + 1]) / 2
-}
-function ratio(a, b) { return (a == "" || b == "" || b + 0 <= 0) ? "" : a / b }
 function fmt_r(x) { return x == "" ? "n/a" : sprintf("%.2f", x) }
 function fmt_v(x, what) {
   if (x == "") return "n/a"
