@@ -58,10 +58,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CALLER_PWD=$PWD
 cd "$ROOT"
 
-CMDLINE="./bench/containers.sh"
-for a in "$@"; do
-  if [[ "$a" =~ ^[A-Za-z0-9_.,/=:+-]+$ ]]; then CMDLINE+=" $a"; else CMDLINE+=" $(printf '%q' "$a")"; fi
-done
+# shellcheck source=bench/lib/cmdline.sh
+source "$ROOT/bench/lib/cmdline.sh"
+CMDLINE=$(bench_cmdline ./bench/containers.sh "$@")
 
 RUNS=5
 RUNS_SET=0

@@ -30,10 +30,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-CMDLINE="./bench/run.sh"
-for a in "$@"; do
-  if [[ "$a" =~ ^[A-Za-z0-9_.,/=:+-]+$ ]]; then CMDLINE+=" $a"; else CMDLINE+=" $(printf '%q' "$a")"; fi
-done
+# shellcheck source=bench/lib/cmdline.sh
+source "$ROOT/bench/lib/cmdline.sh"
+CMDLINE=$(bench_cmdline ./bench/run.sh "$@")
 
 RUNS=5
 RUNS_SET=0
