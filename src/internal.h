@@ -224,6 +224,13 @@ struct gm_span {
     uint64_t largesize;    /* large collected span: bytes requested */
     uint32_t markgen;      /* collected spans: gm__gc.cycle + 1 of the mark that
                               marked its free slots (allocate black); gc lock */
+    uint64_t *gcscan_bits; /* span-at-a-time marking (mgcmark.c), scan spans of objects
+                              up to GM_SPANSCAN_MAX bytes: 1 = marked and scanned (or
+                              allocated black) this cycle. Markers set bits with atomic
+                              OR; the sweeper clears them; NULL when not used */
+    uint8_t gcowned;       /* GM_SPANQ_*: the span is queued for a span scan; set by the
+                              marker that queues it, cleared (exchange) by the one that
+                              scans it; seq_cst, pairs with gcmark_bits (mgcmark.c) */
     gm_special *specials;  /* sampled objects of the heap profile (mprof.c): written
                               under its prof_lock (release), read unlocked as a hint
                               by the folder, the sweeper and the heap */
@@ -448,6 +455,7 @@ GM_INTERNAL void gm__mheap_flush_large_cache(void); /* pages of cached large spa
 GM_INTERNAL uint64_t *gm__bitsalloc(unsigned nwords); /* 4 bitmaps, zeroed; heap lock */
 GM_INTERNAL void gm__bitsfree(uint64_t *bits, unsigned nwords); /* heap lock */
 GM_INTERNAL uint64_t *gm__heapbits_alloc(size_t npages); /* zeroed; heap lock */
+GM_INTERNAL uint64_t *gm__scanbits_alloc(unsigned nwords); /* zeroed; heap lock */
 
 /* ---- malloc.c ----------------------------------------------------------- */
 
@@ -559,6 +567,7 @@ typedef struct gm_options {
     uint64_t metrics_interval_ns; /* GOMALLOC_METRICS_INTERVAL */
     bool gc_concurrent;      /* GOMALLOC_GCMODE=concurrent */
     int dirty;               /* GOMALLOC_DIRTY: 0 auto, else a gm_dirty_mode */
+    bool gc_spanmark;        /* GOMALLOC_GCMARK=span */
 } gm_options;
 GM_INTERNAL extern gm_options gm__opts;
 GM_INTERNAL void gm__options_init(void);

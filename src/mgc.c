@@ -63,7 +63,10 @@
  *     allocated collected object marks it (arena index -> span -> divMul
  *     slot -> mark bit: a few loads, no lock). GOMALLOC_MARKERS threads
  *     drain shared work buffers in parallel; large objects are split into
- *     128 KiB oblets.
+ *     128 KiB oblets. Small scan objects (up to 512 bytes) are marked a
+ *     span at a time (Go 1.26's Green Tea, GOMALLOC_GCMARK=span): marking
+ *     one queues its span, and a span scan takes every object marked in
+ *     it since the last, in address order.
  *  4. Mark termination: finalizers of unmarked objects are queued and
  *     their objects marked again (they live one more cycle); every
  *     thread's spans are taken back; sweepgen += 2; the pacer sets the
@@ -356,8 +359,9 @@ static void fmt_ms(char *buf, size_t cap, uint64_t ns) {
 static void gctrace(const cycle_times *ct, const gm_markstats *ms) {
     char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
     if (gm__gc.cycle == 1) { /* once, before the first cycle's line */
-        char mode[64];
-        int k = snprintf(mode, sizeof mode, "gomalloc: gc mode %s\n", gc_mode_name());
+        char mode[80];
+        int k = snprintf(mode, sizeof mode, "gomalloc: gc mode %s, %s marking\n", gc_mode_name(),
+                         gm__opts.gc_spanmark ? "span" : "object");
         if (k > 0) gm__sys_write_err(mode, (size_t)k);
     }
     unsigned p = gm__nprocs();

@@ -28,6 +28,9 @@ static inline bool gm__is_tiny_span(const gm_span *s) {
     return GM_LOAD_ACQ(&s->gckind) == GM_GC_NOSCAN && s->elemsize == GM_TINY_SIZE;
 }
 #define GM_OBLET_BYTES (128 << 10) /* large objects are scanned in oblets */
+/* Scan spans of objects up to this size are marked a span at a time
+ * (GOMALLOC_GCMARK=span, mgcmark.c); Go 1.26 draws the line at 512 too. */
+#define GM_SPANSCAN_MAX 512
 
 /* ---- stoptheworld.c: registered threads --------------------------------- */
 

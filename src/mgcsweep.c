@@ -68,6 +68,7 @@ bool gm__sweep_span(gm_span *s) {
          * without the gc lock (gm__find_object). */
         GM_STORE(&s->alloc_bits[w], mark | pad);
         s->gcmark_bits[w] = 0;
+        if (s->gcscan_bits) s->gcscan_bits[w] = 0;
         GM_STORE(&s->remote_free[w], 0);
     }
     if (GM_UNLIKELY(sampled) && freed) gm__mprof_free_slots(s, freed_words);

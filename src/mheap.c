@@ -27,6 +27,7 @@ gm_heapstats gm__heapstats;
 gm_fixalloc gm__spanalloc;
 gm_fixalloc gm__cachealloc;
 static gm_fixalloc bitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* by words per bitmap; heap lock */
+static gm_fixalloc scanbitsalloc[GM_MAX_BITMAP_WORDS + 1]; /* gcscan_bits, likewise */
 static uint64_t reclaim_mark;                          /* heap_inuse after the last reclaim; heap lock */
 
 /* Freed large spans of up to LARGE_CACHE_PAGES pages, kept whole, by page
@@ -52,9 +53,13 @@ void gm__mheap_init(void) {
      * are reset with atomic stores by span_reset, never by memset. */
     gm__fixalloc_init(&gm__spanalloc, sizeof(gm_span), &gm__heapstats.mspan_sys, false);
     gm__fixalloc_init(&gm__cachealloc, sizeof(gm_mcache), &gm__heapstats.mcache_sys, true);
-    for (unsigned w = 1; w <= GM_MAX_BITMAP_WORDS; w++)
+    for (unsigned w = 1; w <= GM_MAX_BITMAP_WORDS; w++) {
         gm__fixalloc_init(&bitsalloc[w], 4 * w * sizeof(uint64_t), &gm__heapstats.gc_sys, true);
+        gm__fixalloc_init(&scanbitsalloc[w], w * sizeof(uint64_t), &gm__heapstats.gc_sys, true);
+    }
 }
+
+uint64_t *gm__scanbits_alloc(unsigned nwords) { return gm__fixalloc_alloc(&scanbitsalloc[nwords]); }
 
 uint64_t *gm__bitsalloc(unsigned nwords) { return gm__fixalloc_alloc(&bitsalloc[nwords]); }
 
@@ -160,6 +165,8 @@ static void span_reset(gm_span *s, uintptr_t base, size_t npages, int spanclass)
     s->parked = 0;
     GM_STORE(&s->gckind, 0);
     s->heap_bits = NULL;
+    s->gcscan_bits = NULL;
+    GM_STORE(&s->gcowned, 0);
     s->largetype = NULL;
     s->largesize = 0;
     GM_STORE(&s->alloc_count_base, 0);
@@ -188,6 +195,7 @@ static void release_span(gm_span *s) {
     gm__pages_free(s->base, s->npages);
     if (s->alloc_bits) gm__bitsfree(s->alloc_bits, s->nwords);
     if (s->heap_bits) gm__fixalloc_free(&heapbitsalloc[s->npages], s->heap_bits);
+    if (s->gcscan_bits) gm__fixalloc_free(&scanbitsalloc[s->nwords], s->gcscan_bits);
     gm__heap_check();
     span_reset(s, 0, 0, 0);
     gm__fixalloc_free(&gm__spanalloc, s);

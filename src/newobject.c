@@ -130,11 +130,13 @@ static gm_span *grow(int kind, int cls) {
     size_t npages = gm__class_to_allocnpages[cls];
     gm_span *s = gm__mheap_alloc_span(npages, cls << 1 | (kind == GM_GC_NOSCAN), 1);
     if (!s) return NULL;
-    if (kind == GM_GC_TYPED) {
+    if (kind != GM_GC_NOSCAN) {
+        bool spanscan = gm__opts.gc_spanmark && s->elemsize <= GM_SPANSCAN_MAX;
         gm__lock(&gm__heap_lock);
-        s->heap_bits = gm__heapbits_alloc(npages);
+        if (kind == GM_GC_TYPED) s->heap_bits = gm__heapbits_alloc(npages);
+        if (spanscan) s->gcscan_bits = gm__scanbits_alloc(s->nwords);
         gm__unlock(&gm__heap_lock);
-        if (!s->heap_bits) {
+        if ((kind == GM_GC_TYPED && !s->heap_bits) || (spanscan && !s->gcscan_bits)) {
             gm__mheap_free_span(s);
             return NULL;
         }

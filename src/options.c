@@ -71,6 +71,11 @@ const gm_option_desc gm__option_table[] = {
      "softdirty, else the collector stops the world), uffd (userfaultfd write protection, "
      "Linux 6.7), softdirty (/proc soft-dirty bits) or mprotect (write faults; system "
      "calls that write into collected memory during marking may fail with EFAULT)."},
+    {"GOMALLOC_GCMARK", "span",
+     "span: small scan objects (up to 512 bytes) are marked a span at a time, as Go "
+     "1.26's Green Tea marker does: a marked object queues its span, and the span's "
+     "marked objects are scanned together later; object: each marked object is queued "
+     "and scanned on its own (Go before 1.25)."},
 };
 const size_t gm__option_count = sizeof gm__option_table / sizeof gm__option_table[0];
 
@@ -219,6 +224,12 @@ static void gcmode_option(size_t mode, size_t dirty) {
     gm__opts.dirty = 0;
 }
 
+static void gcmark_option(size_t i) {
+    const char *v = option_value(i);
+    gm__opts.gc_spanmark = strcmp(v, "object") != 0;
+    if (gm__opts.gc_spanmark && strcmp(v, "span") != 0) warn_bad(i, v);
+}
+
 /* The first malloc can come from the dynamic loader or a constructor that
  * runs before libc has set up environ; then we read the options again once
  * our own constructor runs. */
@@ -252,6 +263,7 @@ void gm__options_init(void) {
     gm__opts.metrics = option_value(13);
     interval_option(14);
     gcmode_option(15, 16);
+    gcmark_option(17);
 }
 
 static void __attribute__((constructor)) options_after_environ(void) {
