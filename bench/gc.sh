@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/gc.sh — the garbage-collector benchmarks: gomalloc's collector against
-# the Boehm collector, Go 1.19's runtime and explicit malloc/free (mimalloc and
-# glibc), with a Markdown table of the medians.
+# bench/gc.sh — the garbage-collector benchmarks: gomalloc's collector (with
+# span and with object marking) against the Boehm collector, Go's runtime and
+# explicit malloc/free (mimalloc and glibc), with a Markdown table of the
+# medians.
 #
 # usage: bench/gc.sh [-n RUNS] [--quick] [--write] [--only W1,W2]
 #                    [--variant V1,V2] [--build-dir DIR]
@@ -14,8 +15,11 @@
 #                  with --quick): binarytrees, gcbench, mtalloc, pauses-10,
 #                  pauses-100, pauses-1000, latency-10, latency-100,
 #                  latency-1000, or the groups pauses and latency
-#   --variant LIST variants (default: gomalloc,boehm,boehm-incr,go,mimalloc,
-#                  glibc; gomalloc-typed only when asked for)
+#   --variant LIST variants (default: gomalloc,gomalloc-objmark,boehm,
+#                  boehm-incr,go,mimalloc,glibc, with gomalloc-objmark only
+#                  for binarytrees, gcbench and latency-*; gomalloc-typed
+#                  only when asked for; a variant named here runs for every
+#                  workload that has its program)
 #   --build-dir D  CMake build directory (default: build, or $BUILD_DIR)
 #
 # Workloads (bench/gc/<name>.c, and bench/gc/<name>.go for Go):
@@ -29,9 +33,14 @@
 #                it can while replacing live nodes, and times every loop
 #                iteration: the largest gap and the 99.9th percentile are what
 #                the program sees of the collector (no malloc/free variant;
-#                its own table, with the gap and GC CPU columns)
+#                its own table, with the gap columns)
 # Variants:
 #   gomalloc  build/bench/gc/<name>_gm       gm_new & co., gomalloc's collector
+#             with span-at-a-time marking (GOMALLOC_GCMARK=span, the default,
+#             set in its environment so that an exported value cannot change it)
+#   gomalloc-objmark  build/bench/gc/<name>_gm  the same program with
+#             GOMALLOC_GCMARK=object: object-at-a-time marking; the report
+#             gives span / object ratios of the two rows' medians
 #   gomalloc-typed  build/bench/gc/<name>_gmtyped  the same with gm_new_typed
 #             nodes (binarytrees and gcbench only; not run unless named)
 #   boehm     build/bench/gc/<name>_boehm    GC_MALLOC, Debian's libgc (8.2)
@@ -48,11 +57,15 @@
 # checksum must be the same for every variant and round (checked), and the
 # collected variants a line
 #   gc: cycles=N pause_max_ms=X pause_p99_ms=Y pause_total_ms=Z pauses=K
-# (see bench/gc/gc_common.h for where each takes its pauses); latency also
-#   gaps: n=N max_us=X p999_us=Y p99_us=Z p50_us=W
+# (see bench/gc/gc_common.h for where each takes its pauses); binarytrees,
+# gcbench and latency (gc_common.h's gc_cpu_report, gc_common.go's
+# gcCPUReport) a line
 #   gccpu: total_ms=T per_cycle_ms=C source=S
-# (see bench/gc/latency.c for how each variant tells its GC CPU time; for
-# Boehm it is the CPU spent while the world was stopped). Progress goes to
+# (GC CPU time: gomalloc and Go from their runtime metrics; for Boehm it is
+# the CPU spent while the world was stopped), the table's GC CPU columns;
+# and latency also
+#   gaps: n=N max_us=X p999_us=Y p99_us=Z p50_us=W
+# Progress goes to
 # stderr, the report to stdout; the exit status is 1 when a run failed or
 # result lines disagree.
 set -euo pipefail
@@ -97,8 +110,8 @@ done
 
 # ---- Workloads ----------------------------------------------------------------
 ALL_WORKLOADS=(binarytrees gcbench mtalloc pauses-10 pauses-100 pauses-1000 latency-10 latency-100 latency-1000)
-ALL_VARIANTS=(gomalloc gomalloc-typed boehm boehm-incr go mimalloc glibc)
-DEFAULT_VARIANTS=(gomalloc boehm boehm-incr go mimalloc glibc)
+ALL_VARIANTS=(gomalloc gomalloc-objmark gomalloc-typed boehm boehm-incr go mimalloc glibc)
+DEFAULT_VARIANTS=(gomalloc gomalloc-objmark boehm boehm-incr go mimalloc glibc)
 declare -A FULL_ARGS=(
   [binarytrees]="21"         # max depth: the classic 21
   [gcbench]="16 8 500000"    # max depth, rounds, array doubles
@@ -216,9 +229,10 @@ if [ "$PEERS_BUILT" = 0 ]; then
 fi
 [ -x "$RUNONE" ] || die "$RUNONE was not built"
 
-if want_variant gomalloc || want_variant gomalloc-typed; then
+if want_variant gomalloc || want_variant gomalloc-objmark || want_variant gomalloc-typed; then
   if [ "$CONFIGURED" = 0 ] || ! cmake --build "$BUILD_DIR" -j "$(nproc)" --target bench_gc_gm >>"$BUILD_LOG" 2>&1; then
     SKIP_V[gomalloc]="the _gm programs do not build (no collector in the library yet?); see $BUILD_LOG"
+    SKIP_V[gomalloc-objmark]=${SKIP_V[gomalloc]}
     SKIP_V[gomalloc-typed]=${SKIP_V[gomalloc]}
     grep -E "error|undefined reference" "$BUILD_LOG" | sort -u | tail -n 6 >&2 || true
   fi
@@ -246,12 +260,20 @@ program_path() {
   local p
   p=$(program_of "$1")
   case "$2" in
-    gomalloc) echo "$GCBIN/${p}_gm" ;;
+    gomalloc|gomalloc-objmark) echo "$GCBIN/${p}_gm" ;;
     gomalloc-typed) case "$p" in binarytrees|gcbench) echo "$GCBIN/${p}_gmtyped" ;; esac ;;
     boehm) echo "$GCBIN/${p}_boehm" ;;
     boehm-incr) [ "$p" != latency ] || echo "$GCBIN/${p}_boehm" ;;
     go) echo "$GCBIN/${p}_go" ;;
     mimalloc|glibc) case "$p" in pauses|latency) ;; *) echo "$GCBIN/${p}_sys" ;; esac ;;
+  esac
+}
+
+# variant_env VARIANT: the NAME=VALUE words its runs get in their environment.
+variant_env() {
+  case "$1" in
+    gomalloc) echo GOMALLOC_GCMARK=span ;;
+    gomalloc-objmark) echo GOMALLOC_GCMARK=object ;;
   esac
 }
 
@@ -272,6 +294,10 @@ for w in "${WORKLOADS[@]}"; do
   for v in "${VARIANTS[@]}"; do
     prog=$(program_path "$w" "$v")
     [ -n "$prog" ] || continue
+    # by default object marking is compared where the report has its ratios
+    if [ "$v" = gomalloc-objmark ] && [ -z "$VARIANT_SEL" ]; then
+      case "$w" in binarytrees|gcbench|latency-*) ;; *) continue ;; esac
+    fi
     if [ ! -x "$prog" ]; then
       SKIPPED+=("$w/$v ($prog not built)")
       note "skipping $w/$v: $prog not built"
@@ -295,18 +321,20 @@ done_runs=0
 failures=0
 START=$(date +%s)
 
-# run_one WORKLOAD VARIANT ROUND: one timed run appended to gc-results.tsv:
-# the 12 fields bench/lib/gc_report.awk reads, then (latency only, else -)
-# gap max, p99.9 and p99 (µs) and GC CPU per cycle (ms), which latency_table
-# reads.
+# run_one WORKLOAD VARIANT ROUND: one timed run appended to gc-results.tsv,
+# 17 fields: the 12 of every run, then (latency only, else -) gap max, p99.9
+# and p99 (µs), then (from a gccpu: line, else -) GC CPU per cycle and total
+# (ms). bench/lib/gc_report.awk reads fields 1-12, 16 and 17,
+# bench/lib/latency_table.awk 13-15.
 run_one() {
-  local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog pre=() t rss u s chk gcl cyc pmax p99 ptot
-  local gapl cpul gmax g999 g99 gcpu
+  local w=$1 v=$2 r=$3 base="$WORK/$1.$2.$3" rc=0 prog pre=() envs=() t rss u s chk gcl cyc pmax p99 ptot
+  local gapl cpul gmax g999 g99 gcpu gtot
   prog=$(program_path "$w" "$v")
   read -r -a ARGS <<<"$(args_for "$w")"
+  read -r -a envs <<<"$(variant_env "$v")"
   [ "$v" != boehm-incr ] || ARGS+=(incremental)
   [ "$v" != mimalloc ] || pre=(-p "$MIMALLOC")
-  "$RUNONE" "${pre[@]+"${pre[@]}"}" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" \
+  env "${envs[@]+"${envs[@]}"}" "$RUNONE" "${pre[@]+"${pre[@]}"}" -o "$base.res" -t "$TIMEOUT" -- "$prog" "${ARGS[@]}" \
     >"$base.out" 2>"$base.err" || rc=$?
   done_runs=$((done_runs + 1))
   chk=$(grep -m 1 "^$(program_of "$w") " "$base.out" 2>/dev/null | tr '\t' ' ') || true
@@ -314,7 +342,7 @@ run_one() {
     failures=$((failures + 1))
     printf 'gc.sh: [%d/%d] %s %s round %d FAILED (exit %d):\n' "$done_runs" "$total" "$w" "$v" "$r" "$rc" >&2
     { tail -n 5 "$base.out"; tail -n 10 "$base.err"; } >&2 || true
-    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
+    printf '%s\t%s\t%d\tFAIL\tFAIL\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n' "$w" "$v" "$r" "$rc" >>"$RESULTS"
     return
   fi
   read -r t rss _ u s <"$base.res"
@@ -328,17 +356,20 @@ run_one() {
   fi
   gapl=$(grep -m 1 '^gaps: ' "$base.out" || true)
   cpul=$(grep -m 1 '^gccpu: ' "$base.out" || true)
-  gmax=-; g999=-; g99=-; gcpu=-
+  gmax=-; g999=-; g99=-; gcpu=-; gtot=-
   if [ -n "$gapl" ]; then
     gmax=$(sed -n 's/.*max_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
     g999=$(sed -n 's/.*p999_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
     g99=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$gapl")
   fi
-  [ -z "$cpul" ] || gcpu=$(sed -n 's/.*per_cycle_ms=\([0-9.]*\).*/\1/p' <<<"$cpul")
-  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" \
+  if [ -n "$cpul" ]; then
+    gcpu=$(sed -n 's/.*per_cycle_ms=\([0-9.]*\).*/\1/p' <<<"$cpul")
+    gtot=$(sed -n 's/^gccpu: total_ms=\([0-9.]*\).*/\1/p' <<<"$cpul")
+  fi
+  printf '%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$r" "$t" "$rss" "$rc" "$chk" \
     "${cyc:--}" "${pmax:--}" "${p99:--}" "${ptot:--}" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')" \
-    "${gmax:--}" "${g999:--}" "${g99:--}" "${gcpu:--}" >>"$RESULTS"
-  printf 'gc.sh: [%3d/%d] %-12s %-10s round %d: %8.3f s %9.1f MiB%s%s%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
+    "${gmax:--}" "${g999:--}" "${g99:--}" "${gcpu:--}" "${gtot:--}" >>"$RESULTS"
+  printf 'gc.sh: [%3d/%d] %-12s %-16s round %d: %8.3f s %9.1f MiB%s%s%s\n' "$done_runs" "$total" "$w" "$v" "$r" \
     "$t" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "${gcl:+  $gcl}" "${gapl:+  $gapl}" \
     "${cpul:+  $cpul}" >&2
 }
@@ -371,11 +402,16 @@ latency_table() {
 TABLE=$(latency_table <<<"$TABLE")
 MISMATCH=0
 if grep -qE "MISMATCH|FAILED" <<<"$TABLE"; then MISMATCH=1; fi
-NOTE="Median over $RUNS round(s): wall time, CPU time (user + system, all threads), peak RSS (\`ru_maxrss\`); ratios are of time (or RSS) to the Boehm, Go and mimalloc rows of the same workload. GC cycles and pauses come from each program's \`gc:\` line: gomalloc and Go from MemStats' \`pause_ns\`/\`PauseNs\` ring (sampled between phases), Boehm from its collection events (stop-the-world to restart). malloc/free rows have no collector."
+NOTE="Median over $RUNS round(s): wall time, CPU time (user + system, all threads), peak RSS (\`ru_maxrss\`); ratios are of time (or RSS) to the Boehm, Go and mimalloc rows of the same workload. GC cycles and pauses come from each program's \`gc:\` line: gomalloc and Go from MemStats' \`pause_ns\`/\`PauseNs\` ring (sampled between phases), Boehm from its collection events (stop-the-world to restart). GC CPU per cycle and total come from the \`gccpu:\` line (binarytrees, gcbench and latency; – where a program prints none): gomalloc and Go from \`/cpu/classes/gc/total:cpu-seconds\` (and over \`/gc/cycles/total:gc-cycles\`); Boehm's is only the process CPU time while the world was stopped (not lazy sweeping, nor boehm-incr's mark increments done inside allocation), over its collections. malloc/free rows have no collector."
+OBJMARK_RAN=0
+for w in "${WORKLOADS[@]}"; do case " ${RUNS_OF[$w]} " in *" gomalloc-objmark "*) OBJMARK_RAN=1 ;; esac; done
+if [ "$OBJMARK_RAN" = 1 ]; then
+  NOTE+=" gomalloc runs with \`GOMALLOC_GCMARK=span\` (span-at-a-time marking, the default), gomalloc-objmark is the same program with \`GOMALLOC_GCMARK=object\` (object-at-a-time marking); the span / object lines divide the gomalloc row's medians by gomalloc-objmark's (below 1: span marking costs less)."
+fi
 LATENCY_RAN=0
 for w in "${WORKLOADS[@]}"; do is_latency "$w" && LATENCY_RAN=1; done
 if [ "$LATENCY_RAN" = 1 ]; then
-  NOTE+=" Latency workloads: one thread times every iteration of its loop (one CLOCK_MONOTONIC read, Go's runtime.nanotime); a gap is the time between consecutive reads, counted in a log-linear histogram (percentiles within 1.6%, the maximum exact); the time column is for a fixed number of iterations (lower is more throughput). GC CPU per cycle: gomalloc and Go from \`/cpu/classes/gc/total:cpu-seconds\` over the cycles; Boehm's is only the process CPU time while the world was stopped (not lazy sweeping, nor boehm-incr's mark increments done inside allocation). boehm-incr is the Boehm program after \`GC_enable_incremental()\`; Go runs with GOMAXPROCS=2."
+  NOTE+=" Latency workloads: one thread times every iteration of its loop (one CLOCK_MONOTONIC read, Go's runtime.nanotime); a gap is the time between consecutive reads, counted in a log-linear histogram (percentiles within 1.6%, the maximum exact); the time column is for a fixed number of iterations (lower is more throughput). boehm-incr is the Boehm program after \`GC_enable_incremental()\`; Go runs with GOMAXPROCS=2."
 fi
 
 echo "$TABLE"
@@ -422,7 +458,8 @@ write_gc_section() {
     echo
     awk -F'\t' '{ printf "- %s / %s round %s: %s\n", $1, $2, $3,
       ($4 == "FAIL") ? "FAIL (exit " $6 ")" : sprintf("%s s, %.1f MiB", $4, $5 / 1024) ($8 == "-" ? "" : sprintf(", gc cycles %s, pause max %s ms, p99 %s ms", $8, $9, $10)) \
-      (($4 == "FAIL" || $13 == "" || $13 == "-") ? "" : sprintf(", gap max %s µs, p99.9 %s µs, p99 %s µs, GC CPU/cycle %s ms", $13, $14, $15, $16)) }' "$RESULTS"
+      (($4 == "FAIL" || $13 == "" || $13 == "-") ? "" : sprintf(", gap max %s µs, p99.9 %s µs, p99 %s µs", $13, $14, $15)) \
+      (($4 == "FAIL" || $16 == "" || $16 == "-") ? "" : sprintf(", GC CPU %s ms/cycle, %s ms in all", $16, $17)) }' "$RESULTS"
     echo
     echo "</details>"
     echo "<!-- gc:end -->"

@@ -20,6 +20,8 @@
  * usage: binarytrees [MAX_DEPTH=21] [-v]
  * prints: binarytrees depth=... nodes=... checksum=...
  *         gc: cycles=... (collected variants)
+ *         gccpu: total_ms=... per_cycle_ms=... source=... (collected
+ *         variants; gc_common.h)
  * The classic output lines go to stderr with -v.
  */
 #include "gc_common.h"
@@ -130,5 +132,6 @@ int main(int argc, char **argv)
     printf("binarytrees depth=%d nodes=%llu checksum=%016llx\n", max_depth,
            (unsigned long long)g_nodes, (unsigned long long)sum);
     gcb_report();
+    gc_cpu_report();
     return 0;
 }

@@ -76,4 +76,5 @@ func main() {
 	}
 	fmt.Printf("binarytrees depth=%d nodes=%d checksum=%016x\n", maxDepth, nodes, sum)
 	gcReport()
+	gcCPUReport()
 }

@@ -14,12 +14,18 @@
 // 256 cycles and PauseTotalNs. gcSample takes the ring's new entries (a
 // program calls it between phases); cycles that left the ring before a
 // sample are not seen, and the gc: line's pauses= count says so.
+//
+// GC CPU time (gcCPUReport, the gccpu: line of the C programs) comes from
+// runtime/metrics: /cpu/classes/gc/total:cpu-seconds (assists, dedicated,
+// fractional and idle mark workers, and the pauses) over
+// /gc/cycles/total:gc-cycles.
 package main
 
 import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 )
@@ -139,4 +145,21 @@ func gcReport() {
 	}
 	fmt.Printf("gc: cycles=%d pause_max_ms=%.3f pause_p99_ms=%.3f pause_total_ms=%.3f pauses=%d\n",
 		m.NumGC, float64(maxPause)/1e6, float64(p99)/1e6, float64(m.PauseTotalNs)/1e6, len(pauses))
+}
+
+// gcCPUReport prints the gccpu: line (same format as the C programs).
+func gcCPUReport() {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindUint64 {
+		fmt.Println("gccpu: total_ms=- per_cycle_ms=- source=none")
+		return
+	}
+	ms := s[0].Value.Float64() * 1e3
+	cycles := s[1].Value.Uint64()
+	perCycle := 0.0
+	if cycles > 0 {
+		perCycle = ms / float64(cycles)
+	}
+	fmt.Printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=metrics\n", ms, perCycle)
 }

@@ -22,7 +22,22 @@
  * done (never on addresses or timing), and, for the collected variants, one
  *     gc: cycles=N pause_max_ms=X pause_p99_ms=Y pause_total_ms=Z pauses=K
  * line: N collections, the longest and the 99th percentile stop-the-world
- * pause among the K pauses seen, and the total stop-the-world time.
+ * pause among the K pauses seen, and the total stop-the-world time; and,
+ * from gc_cpu_report() (the malloc build prints nothing), one
+ *     gccpu: total_ms=T per_cycle_ms=C source=S
+ * line: the collector's CPU time T (ms) and T over the cycles, and where
+ * they come from:
+ *   gomalloc  S=metrics: /cpu/classes/gc/total:cpu-seconds (sweep
+ *             termination, marking with the helper markers' CPU, mark
+ *             termination) and /gc/cycles/total:gc-cycles, from
+ *             gm_read_metrics (S=none, T and C "-", when they are missing)
+ *   Boehm     S=stw-process-cpu: the process CPU time
+ *             (CLOCK_PROCESS_CPUTIME_ID, every thread: the collecting one
+ *             and the parallel markers) spent while the world was stopped,
+ *             read in the collection events, over GC_get_gc_no(); then
+ *             full_gc_wall_ms=GC_get_full_gc_total_time() (wall ms of full
+ *             collections) and incremental=1 in incremental mode
+ * Lazy sweeping during allocation is in neither.
  *
  * Where the pauses come from:
  *   gomalloc  gm_read_memstats: num_gc, the pause_ns ring of the last 256
@@ -141,6 +156,24 @@ static inline void gcb_init(void)
     gm_register_thread();
 }
 
+/* The gccpu: line, from the runtime metrics. */
+static BENCH_UNUSED void gc_cpu_report(void)
+{
+    gm_metric_sample s[2];
+    memset(s, 0, sizeof s);
+    s[0].name = "/cpu/classes/gc/total:cpu-seconds";
+    s[1].name = "/gc/cycles/total:gc-cycles";
+    gm_read_metrics(s, 2);
+    if (s[0].kind != GM_METRIC_FLOAT64 || s[1].kind != GM_METRIC_UINT64) {
+        printf("gccpu: total_ms=- per_cycle_ms=- source=none\n");
+        return;
+    }
+    double ms = s[0].f64 * 1e3;
+    uint64_t cycles = s[1].u64;
+    printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=metrics\n", ms,
+           cycles ? ms / (double)cycles : 0.0);
+}
+
 /* Take the pauses of the cycles completed since the last sample. */
 static BENCH_UNUSED void gcb_sample(void)
 {
@@ -177,6 +210,15 @@ static uint64_t gcb_stop_t0, gcb_start_t0;
 static uint64_t gcb_stw_count; /* stop-the-world pairs seen */
 static uint64_t gcb_coll_ring_count; /* START..END durations, the fallback */
 static uint64_t *gcb_coll_ring, gcb_coll_max, gcb_coll_total;
+/* GC CPU time (gc_cpu_report): the process CPU time while the world was stopped. */
+static uint64_t gcb_stw_cpu0, gcb_stw_cpu_ns;
+
+static uint64_t gcb_process_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* Runs inside the collector with its lock held: no allocation here. */
 static void GC_CALLBACK gcb_on_event(GC_EventType e)
@@ -198,12 +240,14 @@ static void GC_CALLBACK gcb_on_event(GC_EventType e)
         break;
     case GC_EVENT_PRE_STOP_WORLD:
         gcb_stop_t0 = gcb_now_ns();
+        gcb_stw_cpu0 = gcb_process_cpu_ns();
         break;
     case GC_EVENT_POST_START_WORLD:
         if (gcb_stop_t0 != 0) {
             gcb_record_pause(gcb_now_ns() - gcb_stop_t0);
             gcb_stw_count++;
             gcb_stop_t0 = 0;
+            gcb_stw_cpu_ns += gcb_process_cpu_ns() - gcb_stw_cpu0;
         }
         break;
     default:
@@ -222,6 +266,18 @@ static inline void gcb_init(void)
     GC_allow_register_threads();
 #endif
     GC_set_on_collection_event(gcb_on_event);
+    /* for GC_get_full_gc_total_time() */
+    GC_start_performance_measurement();
+}
+
+/* The gccpu: line: stop-the-world CPU time over the collections. */
+static BENCH_UNUSED void gc_cpu_report(void)
+{
+    double ms = (double)gcb_stw_cpu_ns / 1e6;
+    uint64_t cycles = (uint64_t)GC_get_gc_no();
+    printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=stw-process-cpu full_gc_wall_ms=%lu%s\n",
+           ms, cycles ? ms / (double)cycles : 0.0, GC_get_full_gc_total_time(),
+           GC_is_incremental_mode() ? " incremental=1" : "");
 }
 
 static BENCH_UNUSED void gcb_sample(void) {}
@@ -246,6 +302,7 @@ static BENCH_UNUSED void gcb_report(void)
 static inline void gcb_init(void) {}
 static BENCH_UNUSED void gcb_sample(void) {}
 static BENCH_UNUSED void gcb_report(void) {}
+static BENCH_UNUSED void gc_cpu_report(void) {} /* no collector, no line */
 
 #endif
 

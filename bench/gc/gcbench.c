@@ -27,6 +27,8 @@
  * usage: gcbench [MAX_DEPTH=16] [ROUNDS=8] [ARRAY=500000]
  * prints: gcbench depth=... rounds=... nodes=... checksum=...
  *         gc: cycles=... (collected variants)
+ *         gccpu: total_ms=... per_cycle_ms=... source=... (collected
+ *         variants; gc_common.h)
  */
 #include "gc_common.h"
 
@@ -192,5 +194,6 @@ int main(int argc, char **argv)
     printf("gcbench depth=%d rounds=%d array=%zu nodes=%llu checksum=%016llx\n", max_depth, rounds,
            array_len, (unsigned long long)g_nodes, (unsigned long long)sum);
     gcb_report();
+    gc_cpu_report();
     return 0;
 }

@@ -128,4 +128,5 @@ func main() {
 	}
 	fmt.Printf("gcbench depth=%d rounds=%d array=%d nodes=%d checksum=%016x\n", maxDepth, rounds, arrayLen, gNodes, sum)
 	gcReport()
+	gcCPUReport()
 }

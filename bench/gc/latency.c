@@ -31,19 +31,15 @@
  *             first (Boehm's incremental, generational mode: short
  *             stop-the-world increments, dirty pages from the VDB)
  *
- * GC CPU time: gomalloc from its runtime metrics
- * (/cpu/classes/gc/total:cpu-seconds: sweep termination, marking with the
- * helper markers' CPU, mark termination); Boehm as the process CPU time
- * (CLOCK_PROCESS_CPUTIME_ID, every thread: the collecting one and the
- * parallel markers) spent while the world was stopped, read in its
- * collection events, and GC_get_full_gc_total_time() (wall ms of full
- * collections). Lazy sweeping during allocation is in neither.
+ * GC CPU time: gc_common.h's gc_cpu_report() (gomalloc from its runtime
+ * metrics; Boehm as the process CPU time spent while the world was
+ * stopped, and GC_get_full_gc_total_time()).
  *
  * usage: latency [LIVE_MB=100] [ITERS=10M] [MODE=-|incremental]
  * prints: latency live_mb=... iters=... nodes=... checksum=...
  *         gaps: n=... max_us=... p999_us=... p99_us=... p50_us=...
  *         gc: cycles=...                     (gc_common.h)
- *         gccpu: total_ms=... per_cycle_ms=... source=...
+ *         gccpu: total_ms=... per_cycle_ms=... source=... (gc_common.h)
  * The percentiles are the upper edges of their histogram buckets (never
  * above the exact maximum). latency.go is the same program in Go.
  */
@@ -113,58 +109,6 @@ static uint64_t hist_quantile(uint64_t n, double q, uint64_t max)
         }
     }
     return max;
-}
-
-/* ---- GC CPU time ---------------------------------------------------------- */
-
-#if defined(GCB_BOEHM)
-static GC_on_collection_event_proc g_prev_event;
-static uint64_t g_stw_cpu0, g_stw_cpu_ns;
-
-static uint64_t process_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* Chained after gc_common.h's: runs with the collector's lock held. */
-static void GC_CALLBACK on_event(GC_EventType e)
-{
-    if (e == GC_EVENT_PRE_STOP_WORLD) {
-        g_stw_cpu0 = process_cpu_ns();
-    } else if (e == GC_EVENT_POST_START_WORLD && g_stw_cpu0 != 0) {
-        g_stw_cpu_ns += process_cpu_ns() - g_stw_cpu0;
-        g_stw_cpu0 = 0;
-    }
-    if (g_prev_event != NULL)
-        g_prev_event(e);
-}
-#endif
-
-static void gc_cpu_report(void)
-{
-#if defined(GCB_GOMALLOC)
-    gm_metric_sample s[2];
-    memset(s, 0, sizeof s);
-    s[0].name = "/cpu/classes/gc/total:cpu-seconds";
-    s[1].name = "/gc/cycles/total:gc-cycles";
-    gm_read_metrics(s, 2);
-    if (s[0].kind != GM_METRIC_FLOAT64 || s[1].kind != GM_METRIC_UINT64) {
-        printf("gccpu: total_ms=- per_cycle_ms=- source=none\n");
-        return;
-    }
-    double ms = s[0].f64 * 1e3;
-    uint64_t cycles = s[1].u64;
-    printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=metrics\n", ms,
-           cycles ? ms / (double)cycles : 0.0);
-#else
-    double ms = (double)g_stw_cpu_ns / 1e6;
-    uint64_t cycles = (uint64_t)GC_get_gc_no();
-    printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=stw-process-cpu full_gc_wall_ms=%lu%s\n",
-           ms, cycles ? ms / (double)cycles : 0.0, GC_get_full_gc_total_time(),
-           GC_is_incremental_mode() ? " incremental=1" : "");
-#endif
 }
 
 /* ---- the graph ------------------------------------------------------------ */
@@ -246,11 +190,6 @@ int main(int argc, char **argv)
         GC_enable_incremental();
 #endif
     gcb_init();
-#if defined(GCB_BOEHM)
-    GC_start_performance_measurement();
-    g_prev_event = GC_get_on_collection_event();
-    GC_set_on_collection_event(on_event);
-#endif
     (void)incremental;
 
     size_t nsub = (size_t)(live_mb * 1048576 / (SUB_NODES * (long)sizeof(pnode)));

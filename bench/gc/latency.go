@@ -10,9 +10,8 @@
 //
 // Pauses as in gc_common.go (MemStats' PauseNs ring, sampled every 65,536
 // iterations; the gap that contains the sample is not counted: ReadMemStats
-// stops the world). GC CPU time from runtime/metrics:
-// /cpu/classes/gc/total:cpu-seconds (assists, dedicated, fractional and
-// idle mark workers, and the pauses) over /gc/cycles/total:gc-cycles.
+// stops the world). GC CPU time from runtime/metrics (gc_common.go's
+// gcCPUReport).
 //
 // usage: latency_go [LIVE_MB=100] [ITERS=10M]
 package main
@@ -22,7 +21,6 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	_ "unsafe" // go:linkname
 )
 
@@ -226,17 +224,5 @@ func main() {
 		float64(gapMax)/1e3, float64(histQuantile(counted, 0.999, gapMax))/1e3,
 		float64(histQuantile(counted, 0.99, gapMax))/1e3, float64(histQuantile(counted, 0.5, gapMax))/1e3)
 	gcReport()
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindUint64 {
-		fmt.Println("gccpu: total_ms=- per_cycle_ms=- source=none")
-		return
-	}
-	ms := s[0].Value.Float64() * 1e3
-	cycles := s[1].Value.Uint64()
-	perCycle := 0.0
-	if cycles > 0 {
-		perCycle = ms / float64(cycles)
-	}
-	fmt.Printf("gccpu: total_ms=%.1f per_cycle_ms=%.3f source=metrics\n", ms, perCycle)
+	gcCPUReport()
 }

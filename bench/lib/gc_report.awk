@@ -3,12 +3,17 @@
 # input: gc-results.tsv, one line per run:
 #   workload variant round seconds peak-RSS-KiB exit-status result-line
 #   gc-cycles pause-max-ms pause-p99-ms pause-total-ms cpu-seconds
-# (seconds is FAIL for a failed run; the gc fields are - without a gc: line)
+#   gap-max-us gap-p999-us gap-p99-us gc-cpu-per-cycle-ms gc-cpu-total-ms
+# (seconds is FAIL for a failed run; the gc fields are - without a gc: line,
+# the gc-cpu ones without a gccpu: line; the gap fields are
+# bench/lib/latency_table.awk's)
 # variables (-v): benches, variants (space-separated, in table order),
 #   bt_depth (binarytrees' depth in this run), bt_boehm_target,
 #   bt_mimalloc_target, bt_rss_go_target, gcb_boehm_target (the factors)
-# output: the table, the result-line check, the verdicts. gc.sh greps the
-# output for MISMATCH and FAILED.
+# output: the table, the span / object marking ratios (the gomalloc row's
+# medians over gomalloc-objmark's, for each workload that has both), the
+# result-line check, the verdicts. gc.sh greps the output for MISMATCH and
+# FAILED.
 BEGIN { FS = "\t" }
 
 function fr(x) { return x == "" ? "–" : sprintf("%.2f", x) }
@@ -20,7 +25,7 @@ function add(arr, k, v) { if (v != "-" && v != "") arr[k] = arr[k] " " v }
   runs[k]++
   if ($4 == "FAIL") { failed[k]++; next }
   add(times, k, $4); add(rsss, k, $5); add(cyc, k, $8); add(pmax, k, $9)
-  add(p99, k, $10); add(ptot, k, $11); add(cpus, k, $12)
+  add(p99, k, $10); add(ptot, k, $11); add(cpus, k, $12); add(gcpc, k, $16); add(gctot, k, $17)
   if (!(($1 SUBSEP $7) in seen)) { seen[$1 SUBSEP $7] = 1; nlines[$1]++; firstline[$1] = $7 }
   lines[$1] = lines[$1] "\n  - " $2 " round " $3 ": `" $7 "`"
 }
@@ -29,10 +34,10 @@ END {
   nb = split(benches, B, " "); nv = split(variants, V, " ")
   for (i = 1; i <= nb; i++) for (j = 1; j <= nv; j++) {
     k = B[i] SUBSEP V[j]
-    T[k] = median(times[k]); R[k] = median(rsss[k])
+    T[k] = median(times[k]); R[k] = median(rsss[k]); GP[k] = median(gcpc[k]); GT[k] = median(gctot[k])
   }
-  print "| workload | variant | time (s) | CPU (s) | × Boehm | × Go | × mimalloc | peak RSS (MiB) | RSS × Go | GC cycles | pause max (ms) | pause p99 (ms) | pause total (ms) |"
-  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  print "| workload | variant | time (s) | CPU (s) | × Boehm | × Go | × mimalloc | peak RSS (MiB) | RSS × Go | GC cycles | pause max (ms) | pause p99 (ms) | pause total (ms) | GC CPU/cycle (ms) | GC CPU total (ms) |"
+  print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for (i = 1; i <= nb; i++) {
     b = B[i]
     for (j = 1; j <= nv; j++) {
@@ -41,17 +46,31 @@ END {
       name = v == "mimalloc" ? "mimalloc (malloc/free)" : v == "glibc" ? "glibc (malloc/free)" : v
       if (v == "gomalloc") name = "**gomalloc**"
       if (T[k] == "") {
-        printf "| %s | %s | FAILED (%d of %d runs) | | | | | | | | | | |\n", b, name, failed[k], runs[k]
+        printf "| %s | %s | FAILED (%d of %d runs) | | | | | | | | | | | | |\n", b, name, failed[k], runs[k]
         continue
       }
       note = failed[k] ? sprintf(" (%d FAILED)", failed[k]) : ""
-      printf "| %s | %s | %.3f%s | %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s |\n", b, name, T[k], note,
+      printf "| %s | %s | %.3f%s | %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s |\n", b, name, T[k], note,
         fr(median(cpus[k])),
         fr(ratio(T[k], T[b SUBSEP "boehm"])), fr(ratio(T[k], T[b SUBSEP "go"])),
         fr(ratio(T[k], T[b SUBSEP "mimalloc"])), R[k] / 1024, fr(ratio(R[k], R[b SUBSEP "go"])),
         cyc[k] == "" ? "–" : sprintf("%d", median(cyc[k])), fms(median(pmax[k])),
-        fms(median(p99[k])), fms(median(ptot[k]))
+        fms(median(p99[k])), fms(median(ptot[k])), fms(GP[k]), fms(GT[k])
     }
+  }
+
+  # span / object marking: the same _gm program, GOMALLOC_GCMARK=span / object
+  nm = 0
+  for (i = 1; i <= nb; i++) {
+    b = B[i]; ks = b SUBSEP "gomalloc"; ko = b SUBSEP "gomalloc-objmark"
+    if (!(ks in runs) || !(ko in runs)) continue
+    if (nm++ == 0) {
+      print ""
+      print "Span / object marking (medians of the gomalloc row over the gomalloc-objmark row; below 1: span marking costs less):"
+      print ""
+    }
+    printf "- %s: span / object marking: GC CPU per cycle ratio %s, total GC CPU ratio %s, time ratio %s\n", b,
+      fr(ratio(GP[ks], GP[ko])), fr(ratio(GT[ks], GT[ko])), fr(ratio(T[ks], T[ko]))
   }
   print ""
   print "Result lines (the same for every variant and round unless listed run by run):"
