@@ -21,9 +21,10 @@
  * objects they point to in the same span in further passes, marked
  * without a span lookup or an atomic operation each (scan_span). The
  * objects of one span share cache lines, heap bits and metadata, and a
- * structure allocated in order lies in few spans: binary-trees and
- * GCBench take 35-75% less marking CPU than with object-at-a-time
- * marking (GOMALLOC_GCMARK=object, bench/RESULTS.md).
+ * structure allocated in order lies in few spans: with the world
+ * stopped, binary-trees and GCBench take 63% and 77% less marking CPU per
+ * cycle than with object-at-a-time marking (GOMALLOC_GCMARK=object,
+ * bench/RESULTS.md).
  *
  * The markers are GOMALLOC_MARKERS threads: the collector plus helpers
  * that sleep between cycles. With the world stopped (GOMALLOC_GCMODE=stw,
