@@ -54,8 +54,9 @@
  *     end of it, so spans are never seen half-updated. Then Go's
  *     clearpools: every sync.Pool's victim is dropped and its contents
  *     become the victim (pool.c).
- *  3. Mark (mgcmark.c): roots are every registered thread's stack (from
- *     its saved stack pointer) and registers, the writable segments of the
+ *  3. Mark (mgcmark.c; the roots from mgcroots.c): roots are every
+ *     registered thread's stack (from its saved stack pointer) and
+ *     registers, the writable segments of the
  *     program and of every loaded library (dl_iterate_phdr, read each
  *     cycle, gomalloc's own arena index excluded), gm_add_roots ranges,
  *     uncollectable objects, what objects with finalizers point to, and

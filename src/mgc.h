@@ -292,6 +292,19 @@ static inline uintptr_t gm__find_object(uintptr_t a, gm_span **sp, uint32_t *slo
     return s->base + (uintptr_t)idx * s->elemsize;
 }
 
+/* ---- mgcroots.c --------------------------------------------------------- */
+
+/* Read the writable segments of the loaded objects (loader lock held). */
+GM_INTERNAL void gm__roots_read_segments(void);
+/* Every root range to scan: stacks, registers, segments, finalizer roots;
+ * sets ms->stacks_bytes and ms->globals_bytes (the pacer's). World stopped. */
+GM_INTERNAL void gm__roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx,
+                                gm_markstats *ms);
+/* A full table of the collector's, twice as big, from mmap (never malloc:
+ * the world may be stopped with a thread inside it); fatal (what) if none. */
+GM_INTERNAL void *gm__grow_table(void *old, size_t used, size_t *cap, size_t elem, size_t first,
+                                 const char *what);
+
 /* ---- mgcsweep.c --------------------------------------------------------- */
 
 /* Sweep s (taken off its list by the caller): mark bits become alloc bits.

@@ -654,93 +654,13 @@ static void run_phase(gm_markstats *ms, unsigned helpers,
     while ((busy = GM_LOAD_ACQ(&helpers_busy)) != 0) gm__futex_wait(&helpers_busy, busy, 0);
 }
 
-/* ---- roots ------------------------------------------------------------------ */
-
-typedef struct segment { uintptr_t lo, hi; } segment;
-static segment *segs;       /* writable segments of loaded objects; gc lock */
-static size_t nsegs, capsegs;
-
-/* A full table of the collector's, twice as big, from mmap (never malloc:
- * the world may be stopped with a thread inside it). */
-static void *grow_table(void *old, size_t used, size_t *cap, size_t elem, size_t first,
-                        const char *what) {
-    size_t ncap = *cap ? *cap * 2 : first;
-    char *n = gm__sys_alloc(ncap * elem);
-    if (!n) gm__fatal(what, NULL);
-    if (old) {
-        memcpy(n, old, used * elem);
-        gm__sys_free(old, *cap * elem);
-    }
-    *cap = ncap;
-    return n;
-}
-
-static void add_segment(uintptr_t lo, uintptr_t hi) {
-    if (nsegs == capsegs)
-        segs = grow_table(segs, nsegs, &capsegs, sizeof *segs, 64,
-                          "out of memory for root segments");
-    segs[nsegs++] = (segment){lo, hi};
-}
-
-/* gomalloc's own globals are not roots: the arena index (32 MiB of bss),
- * the heap addresses in gm__heap_bounds and the dirty-page module's
- * tables of heap ranges and pages. */
-static void add_segment_excluding(uintptr_t lo, uintptr_t hi, int k) {
-    struct { const void *lo, *hi; } ours[] = {
-        {&gm__arenas[0], &gm__arenas[GM_ARENA_L1_ENTRIES]},
-        {&gm__heap_bounds, &gm__heap_bounds + 1},
-        {NULL, NULL},
-    };
-    gm__dirty_state(&ours[2].lo, &ours[2].hi);
-    if (hi <= lo) return;
-    if (k == (int)(sizeof ours / sizeof ours[0])) {
-        add_segment(lo, hi);
-        return;
-    }
-    uintptr_t xlo = (uintptr_t)ours[k].lo, xhi = (uintptr_t)ours[k].hi;
-    if (hi <= xlo || lo >= xhi) {
-        add_segment_excluding(lo, hi, k + 1);
-        return;
-    }
-    if (lo < xlo) add_segment_excluding(lo, xlo, k + 1);
-    if (hi > xhi) add_segment_excluding(xhi, hi, k + 1);
-}
-
-static int phdr_segments(struct dl_phdr_info *info, size_t size, void *ctx) {
-    (void)size;
-    (void)ctx;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        add_segment_excluding(lo, lo + ph->p_memsz, 0);
-    }
-    return 0;
-}
+/* ---- roots (mgcroots.c finds them) -------------------------------------------- */
 
 static void scan_root_cb(uintptr_t lo, uintptr_t hi, void *ctx) {
     scan_conservative(ctx, lo, hi);
 }
 
-static void mark_roots(gcwork *w, gm_markstats *ms) {
-    gm_gthread *self = gm__tls_gthread;
-    ms->stacks_bytes = ms->globals_bytes = 0; /* the pacer's: the last scan's */
-    for (gm_gthread *t = gm__threads; t; t = t->next) {
-        uintptr_t lo = t->sp < t->stack_lo ? t->stack_lo : t->sp;
-        if (lo < t->stack_hi) {
-            scan_conservative(w, lo, t->stack_hi);
-            ms->stacks_bytes += t->stack_hi - lo;
-        }
-        scan_conservative(w, (uintptr_t)t->regs, (uintptr_t)(t->regs + 18));
-        if (t != self && t->altstack_hi > t->altstack_lo)
-            scan_conservative(w, t->altstack_lo, t->altstack_hi);
-    }
-    for (size_t i = 0; i < nsegs; i++) {
-        scan_conservative(w, segs[i].lo, segs[i].hi);
-        ms->globals_bytes += segs[i].hi - segs[i].lo;
-    }
-    gm__final_mark_roots(scan_root_cb, w);
-}
+static void mark_roots(gcwork *w, gm_markstats *ms) { gm__roots_scan(scan_root_cb, w, ms); }
 
 typedef struct mark_ctx {
     gm_markstats *ms;
@@ -753,8 +673,7 @@ static int mark_under_loader_lock(struct dl_phdr_info *info, size_t size, void *
     (void)info;
     (void)size;
     mark_ctx *ctx = ctxv;
-    nsegs = 0;
-    dl_iterate_phdr(phdr_segments, NULL); /* the loader lock is recursive */
+    gm__roots_read_segments(); /* the loader lock is recursive */
     ctx->ms->stop_ns = gm__nanotime();
     gm__stop_the_world();
     GM_STORE(&world_stopped, 1);
@@ -808,8 +727,8 @@ void gm__gc_mark_free_slots(gm_span *s) {
         n += gm__popcount(free);
     }
     if (nblack == capblack)
-        black = grow_table(black, nblack, &capblack, sizeof *black, 1024,
-                           "out of memory for the collector's span table");
+        black = gm__grow_table(black, nblack, &capblack, sizeof *black, 1024,
+                               "out of memory for the collector's span table");
     black[nblack++] = (black_span){s, n};
 }
 
