@@ -228,9 +228,10 @@ struct gm_span {
                               up to GM_SPANSCAN_MAX bytes: 1 = marked and scanned (or
                               allocated black) this cycle. Markers set bits with atomic
                               OR; the sweeper clears them; NULL when not used */
-    uint8_t gcowned;       /* GM_SPANQ_*: the span is queued for a span scan; set by the
-                              marker that queues it, cleared (exchange) by the one that
-                              scans it; seq_cst, pairs with gcmark_bits (mgcmark.c) */
+    uint8_t gcowned;       /* SPANQ_ONE|SPANQ_MANY (mgcmark.c) while the span is queued
+                              for a span scan, else 0: set by the marker that queues it,
+                              cleared (exchange) by the one that scans it; seq_cst,
+                              pairs with gcmark_bits */
     gm_special *specials;  /* sampled objects of the heap profile (mprof.c): written
                               under its prof_lock (release), read unlocked as a hint
                               by the folder, the sweeper and the heap */

@@ -56,9 +56,9 @@
  *     become the victim (pool.c).
  *  3. Mark (mgcmark.c; the roots from mgcroots.c): roots are every
  *     registered thread's stack (from its saved stack pointer) and
- *     registers, the writable segments of the
- *     program and of every loaded library (dl_iterate_phdr, read each
- *     cycle, gomalloc's own arena index excluded), gm_add_roots ranges,
+ *     registers, the writable segments of the program and of every loaded
+ *     library (dl_iterate_phdr, read each cycle, gomalloc's own arena
+ *     index excluded), gm_add_roots ranges,
  *     uncollectable objects, what objects with finalizers point to, and
  *     the finalizer queue. A root word that points anywhere inside an
  *     allocated collected object marks it (arena index -> span -> divMul
