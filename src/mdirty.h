@@ -21,8 +21,9 @@
  *  MPROTECT   PROT_READ + a SIGSEGV handler that records the page and
  *             makes it writable again (several µs per first write).
  *             System calls that write into a protected page fail with
- *             EFAULT: call gm__dirty_unprotect on the buffer first (as
- *             Boehm's GC_unprotect_range does). Tracked ranges must be
+ *             EFAULT: the buffer is pinned around the call (gm__dirty_pin;
+ *             Boehm unprotects it, GC_unprotect_range, around the read
+ *             it wraps). Tracked ranges must be
  *             entirely mapped read-write: arming makes every page of a
  *             range PROT_READ and the handler PROT_READ|PROT_WRITE, so
  *             reserved (PROT_NONE) parts would become accessible, and an
@@ -43,8 +44,11 @@
  *    harmless), and are protected again by that collect's re-arm.
  *  - MPROTECT splits mappings page by page; if the kernel refuses
  *    (vm.max_map_count), the whole range counts as written for the round.
- *  - gm__dirty_unprotect and a re-arming collect may race: a system call
- *    that still fails with EFAULT is retried after unprotecting again.
+ *  - A pinned buffer stays writable until unpinned, whatever arms and
+ *    collects run meanwhile; its pages are reported written each round.
+ *    When the pin table is full, pin still unprotects but a re-arming
+ *    collect may protect the buffer again before the system call writes:
+ *    the caller retries a call that fails with EFAULT after pinning again.
  *  - fork: the child does not track. UFFD registrations are not inherited
  *    (no UFFD_FEATURE_EVENT_FORK) and the pagemap descriptor still names
  *    the parent, so a pthread_atfork child handler drops the mode (and, for
@@ -103,10 +107,19 @@ void gm__dirty_arm(void);
 size_t gm__dirty_collect(void (*fn)(uintptr_t page, size_t npages, void *arg), void *arg,
                          bool rearm);
 
-/* Marks the pages covering [p, p+n) written and makes them writable, so
- * that a system call may write into them (MPROTECT). A no-op for the
- * other mechanisms, whose kernel writes are tracked like any other, and
- * for memory that is not tracked. */
-void gm__dirty_unprotect(void *p, size_t n);
+/* True while pins matter (MPROTECT): a cheap check for system call
+ * wrappers. */
+bool gm__dirty_pinning(void);
+
+/* Marks the pages covering [p, p+n) written and keeps them writable until
+ * the matching unpin, so that a system call may write into them. False if
+ * the pin table was full (the pages are writable now, but a re-arm may
+ * protect them again). A no-op returning true for the other mechanisms,
+ * whose kernel writes are tracked like any other, and for memory that is
+ * not tracked. Pins nest; any thread may take one. */
+bool gm__dirty_pin(const void *p, size_t n);
+
+/* Ends one pin of exactly [p, p+n). */
+void gm__dirty_unpin(const void *p, size_t n);
 
 #endif

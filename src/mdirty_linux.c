@@ -15,6 +15,11 @@
  *    slip between "bit cleared" and "page protected" (the handler would
  *    otherwise set the bit and unprotect in between, and a write after it
  *    would be lost for the next round).
+ *  - MPROTECT pins: D.pins[0..npins) are buffers a system call may be
+ *    writing into right now [siglock]. Their pages stay read-write (bit
+ *    set) while pinned: arming and re-arming skip them, so the kernel
+ *    never meets a protected page there, and collect reports them written
+ *    every round (the kernel may write them at any moment).
  *  - siglock is a spin lock taken by the SIGSEGV handler; everyone else
  *    takes it with all signals blocked, so a handler never spins on a lock
  *    its own thread holds. Nothing under it faults on tracked memory.
@@ -68,6 +73,7 @@ struct gm_pm_scan_arg {
 
 #define MAX_RANGES 1024 /* arenas (64 MiB each) or scan-span runs */
 #define SCAN_VEC 256    /* page_regions per PAGEMAP_SCAN call */
+#define MAX_PINS 128    /* system calls writing into tracked memory at once */
 
 typedef struct {
     uintptr_t base;
@@ -86,6 +92,8 @@ static struct {
     bool atfork_registered;
     struct sigaction prev; /* the SIGSEGV handler faults outside ranges go to */
     dirty_range ranges[MAX_RANGES];
+    int npins;                                 /* [siglock] */
+    struct { uintptr_t lo, hi; } pins[MAX_PINS]; /* [siglock] page aligned */
     struct gm_page_region vec[SCAN_VEC]; /* [dirty_lock] PAGEMAP_SCAN output */
 } D = {.uffd = -1, .pagemap = -1};
 
@@ -391,28 +399,48 @@ static bool range_alloc_bits(dirty_range *r) {
     return true;
 }
 
-/* Clears the bits and protects the range: a new round. siglock held. */
-static void mprotect_arm(dirty_range *r) {
-    memset(r->bits, 0, (range_pages(r) + 63) / 64 * sizeof(uint64_t));
-    if (mprotect((void *)r->base, r->len, PROT_READ) != 0) range_give_up(r);
+/* Sets the bits of r's pages that a pin covers. siglock held. */
+static void pins_set_bits(dirty_range *r) {
+    for (int k = 0; k < D.npins; k++) {
+        uintptr_t a = D.pins[k].lo > r->base ? D.pins[k].lo : r->base;
+        uintptr_t b = D.pins[k].hi < r->base + r->len ? D.pins[k].hi : r->base + r->len;
+        for (uintptr_t q = a; q < b; q += page) bit_set(r->bits, (q - r->base) / page);
+    }
 }
 
-/* Protects again the pages set in r->taken. siglock held. */
-static void mprotect_reprotect(dirty_range *r) {
+/* Protects the pages set in r->taken but not in r->bits (those are
+ * pinned, or written again). siglock held. */
+static void protect_taken(dirty_range *r) {
     size_t n = range_pages(r);
+#define WANT(i) ((r->taken[(i) / 64] & ~r->bits[(i) / 64]) >> ((i) % 64) & 1)
     for (size_t i = 0; i < n; i++) {
-        if (!(r->taken[i / 64] >> (i % 64) & 1)) {
-            if (!r->taken[i / 64]) i |= 63; /* skip a clean word */
+        if (!WANT(i)) {
+            if (!(r->taken[i / 64] & ~r->bits[i / 64])) i |= 63; /* skip a clean word */
             continue;
         }
         size_t j = i + 1;
-        while (j < n && (r->taken[j / 64] >> (j % 64) & 1)) j++;
+        while (j < n && WANT(j)) j++;
         if (mprotect((void *)(r->base + i * page), (j - i) * page, PROT_READ) != 0) {
             range_give_up(r);
             return;
         }
         i = j;
     }
+#undef WANT
+}
+
+/* Clears the bits and protects the range, pins excepted: a new round.
+ * siglock held. */
+static void mprotect_arm(dirty_range *r) {
+    size_t words = (range_pages(r) + 63) / 64;
+    memset(r->bits, 0, words * sizeof(uint64_t));
+    if (D.npins == 0) {
+        if (mprotect((void *)r->base, r->len, PROT_READ) != 0) range_give_up(r);
+        return;
+    }
+    pins_set_bits(r);
+    memset(r->taken, 0xff, words * sizeof(uint64_t));
+    protect_taken(r);
 }
 
 static void mprotect_scan(dirty_range *r, emitter *e, bool rearm) {
@@ -421,7 +449,10 @@ static void mprotect_scan(dirty_range *r, emitter *e, bool rearm) {
     siglock_acquire(&old);
     for (size_t w = 0; w < words; w++)
         r->taken[w] = rearm ? __atomic_exchange_n(&r->bits[w], 0, __ATOMIC_RELAXED) : GM_LOAD(&r->bits[w]);
-    if (rearm) mprotect_reprotect(r);
+    if (rearm) {
+        pins_set_bits(r);
+        protect_taken(r);
+    }
     siglock_release(&old);
     for (size_t w = 0; w < words; w++)
         for (uint64_t m = r->taken[w]; m; m &= m - 1)
@@ -472,6 +503,7 @@ static void teardown(void) {
  * threaded here: the locks are reset, not taken. */
 static void fork_child(void) {
     siglock = 0;
+    D.npins = 0; /* only the forking thread runs here, not in a system call */
     gm__lock_reinit(&dirty_lock);
     if (D.mode == GM_DIRTY_MPROTECT)
         for (int i = 0; i < D.nranges; i++) {
@@ -590,17 +622,38 @@ size_t gm__dirty_collect(void (*fn)(uintptr_t page, size_t npages, void *arg), v
     return e.total;
 }
 
-void gm__dirty_unprotect(void *p, size_t n) {
-    if (n == 0 || GM_LOAD(&D.mode) != GM_DIRTY_MPROTECT) return;
+bool gm__dirty_pinning(void) { return GM_LOAD(&D.mode) == GM_DIRTY_MPROTECT; }
+
+bool gm__dirty_pin(const void *p, size_t n) {
+    if (n == 0 || !gm__dirty_pinning()) return true;
     uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
     sigset_t old;
     siglock_acquire(&old);
+    bool pinned = D.npins < MAX_PINS;
+    if (pinned) {
+        D.pins[D.npins].lo = lo;
+        D.pins[D.npins++].hi = hi;
+    }
     for (int i = 0; i < D.nranges; i++) {
         dirty_range *r = &D.ranges[i];
         uintptr_t a = lo > r->base ? lo : r->base, b = hi < r->base + r->len ? hi : r->base + r->len;
-        if (a >= b) continue;
+        if (a >= b || !r->bits) continue;
         for (uintptr_t q = a; q < b; q += page) bit_set(r->bits, (q - r->base) / page);
         if (mprotect((void *)a, b - a, PROT_READ | PROT_WRITE) != 0) range_give_up(r);
     }
+    siglock_release(&old);
+    return pinned;
+}
+
+void gm__dirty_unpin(const void *p, size_t n) {
+    if (n == 0) return;
+    uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    sigset_t old;
+    siglock_acquire(&old);
+    for (int k = D.npins - 1; k >= 0; k--)
+        if (D.pins[k].lo == lo && D.pins[k].hi == hi) {
+            D.pins[k] = D.pins[--D.npins];
+            break;
+        }
     siglock_release(&old);
 }

@@ -288,7 +288,8 @@ void gm__gc_track_arena(uintptr_t base) {
 }
 
 /* GOMALLOC_GCMODE=concurrent needs a dirty-page mechanism; mprotect only
- * when asked for by name (system calls writing into the heap fail). */
+ * when asked for by name: the read family is wrapped (override_syscalls.c),
+ * but any other system call writing into the heap would fail with EFAULT. */
 static void choose_mode(void) {
     if (!gm__opts.gc_concurrent) return;
     gm_dirty_mode want = (gm_dirty_mode)gm__opts.dirty;
@@ -562,6 +563,11 @@ static void bg_wake(void) {
     __atomic_add_fetch(&bg_request, 1, __ATOMIC_RELEASE);
     gm__futex_wake(&bg_request);
 }
+
+/* gm__dirty_pin's pin table holds 128; past that the range is made
+ * writable but a re-arm may protect it again before the kernel writes. */
+void gm_kernel_write_begin(const void *p, size_t n) { (void)gm__dirty_pin(p, n); }
+void gm_kernel_write_end(const void *p, size_t n) { gm__dirty_unpin(p, n); }
 
 void gm_gc(void) {
     gm__gc_enable();

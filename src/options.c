@@ -69,8 +69,9 @@ const gm_option_desc gm__option_table[] = {
     {"GOMALLOC_DIRTY", "auto",
      "How concurrent marking learns which heap pages the program wrote: auto (uffd, else "
      "softdirty, else the collector stops the world), uffd (userfaultfd write protection, "
-     "Linux 6.7), softdirty (/proc soft-dirty bits) or mprotect (write faults; system "
-     "calls that write into collected memory during marking may fail with EFAULT)."},
+     "Linux 6.7), softdirty (/proc soft-dirty bits) or mprotect (write faults; only when "
+     "named: system calls other than the wrapped read family that write into collected "
+     "memory need gm_kernel_write_begin/end, or fail with EFAULT)."},
     {"GOMALLOC_GCMARK", "span",
      "span: small scan objects (up to 512 bytes) are marked a span at a time, as Go "
      "1.26's Green Tea marker does: a marked object queues its span, and the span's "

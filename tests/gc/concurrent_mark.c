@@ -12,25 +12,31 @@
  *   - the thread's stack (a volatile local),
  *   - a register (held across a garbage burst with no store of it),
  *   - a global array,
- *   - a heap buffer the kernel writes: the pointer goes through a pipe and
- *     read(2) puts it into a holder object (only the kernel writes there).
+ *   - a heap buffer the kernel writes: the pointer goes through a pipe or a
+ *     datagram socket and read(2), recv(2) or the raw read system call puts
+ *     it into a holder object (only the kernel writes there).
  * After every burst, every live object's pattern is checked: a lost object
  * is reused by a later allocation (zeroed, refilled), so its pattern breaks.
  * Other scenarios free objects with gm_free and create and join threads
- * during marking, keep a thread asleep in read(2) holding the only pointer
- * to an object, and fork while cycles run.
+ * during marking, keep a thread asleep in read(2) into a collected buffer
+ * holding the only pointer to an object, and fork while cycles run.
  *
  * Each scenario runs in a child per GOMALLOC_GCMODE / GOMALLOC_DIRTY
- * setting: concurrent with userfaultfd, concurrent with mprotect (where
- * read(2) into a protected page fails with EFAULT: the test writes the
- * page first, as the option's documentation says), and stw. The child
+ * setting: concurrent with userfaultfd, concurrent with mprotect, and stw.
+ * Under mprotect the kernel's writes into collected memory would fail with
+ * EFAULT (and a datagram would be dropped) but for the wrappers of
+ * override_syscalls.c, linked into this test as into the products: any
+ * failed read or recv fails the test. The child
  * checks that the mode it asked for is the one in use (MemStats.gc_mode)
  * and that cycles ran. Fixed seeds.
  */
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +61,7 @@ typedef struct mutator {
     void **holder;       /* gm_new'd: SLOTS words, the heap place */
     void **kbuf;         /* gm_new'd: SLOTS words, written by read(2) only */
     int pipefd[2];
+    int dgram[2];        /* a datagram socket pair: a failed recv drops it */
     int place[SLOTS];
     uint64_t seed[SLOTS];
     long bad, moves;
@@ -87,15 +94,27 @@ static void garbage(uint64_t *rng, int n) {
     }
 }
 
-/* The kernel writes p into m->kbuf[slot]. Under mprotect the page may be
- * protected: write it ourselves first (the fault unprotects it) and retry. */
-static void via_pipe(mutator *m, int slot, void *p) {
-    if (write(m->pipefd[1], &p, sizeof p) != sizeof p) abort();
-    for (;;) {
-        ((void *volatile *)m->kbuf)[slot] = NULL;
-        ssize_t got = read(m->pipefd[0], &m->kbuf[slot], sizeof p);
-        if (got == sizeof p) return;
-        if (got < 0 && errno == EFAULT) continue;
+/* The kernel writes p into m->kbuf[slot]: read(2) from a pipe, recv(2)
+ * from a datagram socket, or the raw system call (not wrapped: bracketed
+ * with gm_kernel_write_begin/end, as the API asks). */
+static void via_kernel(mutator *m, int slot, void *p) {
+    int how = (int)(next_rand(&m->rng) % 3);
+    int *fds = how == 1 ? m->dgram : m->pipefd;
+    if (write(fds[1], &p, sizeof p) != sizeof p) abort();
+    void *to = &m->kbuf[slot];
+    ssize_t got;
+    if (how == 0) {
+        got = read(fds[0], to, sizeof p);
+    } else if (how == 1) {
+        got = recv(fds[0], to, sizeof p, 0);
+    } else {
+        gm_kernel_write_begin(to, sizeof p);
+        got = syscall(SYS_read, fds[0], to, sizeof p);
+        gm_kernel_write_end(to, sizeof p);
+    }
+    if (got != sizeof p) {
+        fprintf(stderr, "  %s into the heap: %zd (%s)\n", how == 1 ? "recv" : "read", got,
+                strerror(errno));
         abort();
     }
 }
@@ -131,7 +150,7 @@ GC_NOINLINE static void move_one(mutator *m, int slot) {
     switch (to) {
     case IN_HEAP: m->holder[slot] = p; break;
     case IN_GLOBAL: globals_[m->id][slot] = p; break;
-    default: via_pipe(m, slot, p); break;
+    default: via_kernel(m, slot, p); break;
     }
     p = NULL;
     m->moves++;
@@ -149,7 +168,9 @@ static void *mutator_main(void *arg) {
     mutator *m = arg;
     m->holder = gm_new(SLOTS * sizeof(void *));
     m->kbuf = gm_new(SLOTS * sizeof(void *));
-    if (!m->holder || !m->kbuf || pipe(m->pipefd) != 0) abort();
+    if (!m->holder || !m->kbuf || pipe(m->pipefd) != 0 ||
+        socketpair(AF_UNIX, SOCK_DGRAM, 0, m->dgram) != 0)
+        abort();
     for (int i = 0; i < SLOTS; i++) {
         m->seed[i] = (uint64_t)m->id << 32 | (uint64_t)i;
         void *p = gm_new(SIZE);
@@ -169,8 +190,10 @@ static void *mutator_main(void *arg) {
             }
         }
     }
-    close(m->pipefd[0]);
-    close(m->pipefd[1]);
+    for (int i = 0; i < 2; i++) {
+        close(m->pipefd[i]);
+        close(m->dgram[i]);
+    }
     return NULL;
 }
 
@@ -244,8 +267,8 @@ TEST(child_free_and_threads_during_marking) {
     CHECK_EQ(bad, 0);
 }
 
-/* A thread asleep in read(2) with the only pointer to an object in its
- * frame; fork() while cycles run: the forked child finds its objects intact
+/* A thread asleep in read(2) into a collected buffer, with the only pointer
+ * to an object in its frame; fork() while cycles run: the forked child finds its objects intact
  * and collects on its own (stop the world: it does not track pages). */
 static int sleeper_pipe[2];
 
@@ -255,14 +278,18 @@ static int sleeper_pipe[2];
 static void *sleeper(void *arg) {
     void *volatile mine = gm_new(SIZE);
     fill(mine, 777);
-    char c;
+    char *volatile into = gm_new(SIZE); /* protected by each cycle (mprotect) */
     atomic_store((atomic_int *)arg, 1);
+    for (;;) {
 #ifdef GC_TSAN
-    struct pollfd pf = {sleeper_pipe[0], POLLIN, 0};
-    while (poll(&pf, 1, 1) <= 0) {} /* 0: timeout, -1: EINTR (the stop signal) */
+        struct pollfd pf = {sleeper_pipe[0], POLLIN, 0};
+        while (poll(&pf, 1, 1) <= 0) {} /* 0: timeout, -1: EINTR (the stop signal) */
 #endif
-    ssize_t got = read(sleeper_pipe[0], &c, 1); /* blocked while cycles run */
-    return (void *)(intptr_t)(got == 1 && intact(mine, 777));
+        ssize_t got = read(sleeper_pipe[0], into, 8); /* blocked while cycles run */
+        if (got != 8 || !intact(mine, 777)) return NULL;
+        if (memcmp(into, "stop now", 8) == 0) return (void *)1;
+        if (memcmp(into, "wake up!", 8) != 0) return NULL;
+    }
 }
 
 TEST(child_blocked_threads_and_fork_during_marking) {
@@ -283,7 +310,9 @@ TEST(child_blocked_threads_and_fork_during_marking) {
     int forks = 0, bad_children = 0;
     double end = gc_now() + 1.5;
     while (gc_now() < end) {
-        garbage(&rng, 2000); /* cycles run: fork lands in or between them */
+        garbage(&rng, 1000);
+        REQUIRE(write(sleeper_pipe[1], "wake up!", 8) == 8); /* read during a cycle */
+        garbage(&rng, 1000); /* cycles run: fork lands in or between them */
         pid_t pid = fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
@@ -300,7 +329,7 @@ TEST(child_blocked_threads_and_fork_during_marking) {
         forks++;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad_children++;
     }
-    REQUIRE(write(sleeper_pipe[1], "x", 1) == 1);
+    REQUIRE(write(sleeper_pipe[1], "stop now", 8) == 8);
     void *res;
     pthread_join(t, &res);
     CHECK(res == (void *)1);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # libgomalloc.so must export exactly the gm_* API, the C library's allocation
-# functions and C++'s operators new/delete: nothing internal leaks out.
+# functions, C++'s operators new/delete and the system call wrappers of
+# src/override_syscalls.c: nothing internal leaks out.
 set -eu
 lib=$1
 expected="
@@ -14,6 +15,8 @@ __libc_realloc __libc_valloc __posix_memalign
 aligned_alloc calloc cfree free free_aligned_sized free_sized mallinfo mallinfo2 malloc
 malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign
 pvalloc pthread_create realloc reallocarray valloc
+read pread pread64 readv recv recvfrom recvmsg
+__read_chk __pread_chk __pread64_chk __recv_chk __recvfrom_chk
 "
 # Every gm_ function declared in the public headers is exported too.
 inc=$(dirname "$0")/../../include

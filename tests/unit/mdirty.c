@@ -242,7 +242,7 @@ TEST(reserved_range_mapped_after_arm_is_tracked) {
 }
 
 /* uffd and soft-dirty see the kernel's writes; under mprotect the system
- * call fails with EFAULT until the buffer is unprotected. */
+ * call fails with EFAULT until the buffer is pinned. */
 TEST(kernel_write_by_read_into_a_tracked_page_is_reported) {
     FOR_EACH_MODE(m) {
         char *p = tracked_region(true);
@@ -257,8 +257,9 @@ TEST(kernel_write_by_read_into_a_tracked_page_is_reported) {
         ssize_t n = read(fds[0], buf, sizeof msg);
         if (m == GM_DIRTY_MPROTECT) {
             CHECK(n == -1 && errno == EFAULT);
-            gm__dirty_unprotect(buf, sizeof msg);
+            CHECK(gm__dirty_pin(buf, sizeof msg));
             n = read(fds[0], buf, sizeof msg);
+            gm__dirty_unpin(buf, sizeof msg);
         }
         CHECK_EQ(n, sizeof msg);
         CHECK(memcmp(buf, msg, sizeof msg) == 0);
@@ -269,6 +270,48 @@ TEST(kernel_write_by_read_into_a_tracked_page_is_reported) {
         close(fds[1]);
         drop_region(p);
     }
+}
+
+/* A pinned buffer (a system call in progress) stays writable through arms
+ * and re-arming collects, and is reported written each round; once
+ * unpinned, the next re-arm protects it again. */
+TEST(pinned_pages_stay_writable_and_written_until_unpinned) {
+    if (!use_mode(GM_DIRTY_MPROTECT)) return;
+    CHECK(gm__dirty_pinning());
+    char *p = tracked_region(true);
+    REQUIRE(p);
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    char *buf = p + 20 * PG - 8; /* pages 19 and 20 */
+    CHECK(gm__dirty_pin(buf, 16));
+    CHECK(gm__dirty_pin(buf, 16)); /* pins nest */
+    gm__dirty_arm();
+    runs got;
+    for (int round = 0; round < 3; round++) {
+        collect(p, &got, true);
+        CHECK_RUNS(&got, GM_DIRTY_MPROTECT, {19, 2});
+        REQUIRE(write(fds[1], "0123456789abcdef", 16) == 16);
+        CHECK_EQ(read(fds[0], buf, 16), 16); /* the kernel writes: no EFAULT */
+    }
+    gm__dirty_unpin(buf, 16);
+    collect(p, &got, true);
+    CHECK_RUNS(&got, GM_DIRTY_MPROTECT, {19, 2}); /* still pinned once */
+    gm__dirty_unpin(buf, 16);
+    collect(p, &got, true);
+    CHECK_RUNS(&got, GM_DIRTY_MPROTECT, {19, 2}); /* written while pinned */
+    collect(p, &got, true);
+    CHECK_NO_RUNS(&got, GM_DIRTY_MPROTECT);
+    REQUIRE(write(fds[1], "0123456789abcdef", 16) == 16);
+    CHECK(read(fds[0], buf, 16) == -1 && errno == EFAULT); /* protected again */
+    buf[0] = 1; /* a user write still faults in and is recorded */
+    collect(p, &got, true);
+    CHECK_RUNS(&got, GM_DIRTY_MPROTECT, {19, 1});
+    close(fds[0]);
+    close(fds[1]);
+    drop_region(p);
+    gm__dirty_init(GM_DIRTY_NONE);
+    CHECK(gm__dirty_pin(buf, 16)); /* a no-op for the other mechanisms */
+    gm__dirty_unpin(buf, 16);
 }
 
 static void *write_pages(void *arg) {
