@@ -210,16 +210,24 @@ static uint64_t non_gc_overhead(void) {
     return mapped > used ? mapped - used : 0;
 }
 
-/* Go's concurrent trigger: early enough that the bytes allocated while
- * marking (as many as during the last mark, scaled to this cycle's live
- * heap, plus a fifth) fit before the goal; between 70% and 95% of the way
- * from the live heap to the goal, as Go bounds it. */
+/* Go's concurrent trigger (the 1.18 pacer): early enough that, at the
+ * background markers' share of the CPUs and with no assists, marking the
+ * expected scan work ends at the goal while the program allocates at the
+ * pace of the last four marks (their largest cons/mark, as Go takes);
+ * between 70% and 95% of the way from the live heap to the goal, as Go
+ * bounds it. */
 static uint64_t concurrent_trigger(uint64_t goal) {
     uint64_t marked = gm__gc.heap_marked;
     if (goal == UINT64_MAX || goal <= marked) return goal;
-    uint64_t span = goal - marked, runway = gm__gc.mark_runway + gm__gc.mark_runway / 5;
+    double cm = 0;
+    for (int i = 0; i < 4; i++)
+        if (gm__gc.cons_mark[i] > cm) cm = gm__gc.cons_mark[i];
+    double u = gm__gc_bg_utilization();
+    double scan = (double)(marked + gm__gc.stacks_bytes + gm__gc.globals_bytes);
+    double runway = cm * (1 - u) / u * scan;
+    uint64_t span = goal - marked;
     uint64_t lo = marked + span / 10 * 7, hi = marked + span / 20 * 19;
-    uint64_t t = runway < goal ? goal - runway : 0;
+    uint64_t t = runway < (double)goal ? goal - (uint64_t)runway : 0;
     return t < lo ? lo : t > hi ? hi : t;
 }
 
@@ -485,6 +493,20 @@ static void gc_cycle(bool forced) {
  * marking in a short pause, marking while the program runs, mark
  * termination in a second pause, then sweeping in the background. Cycle
  * lock held; returns with the gc lock held as well. */
+/* Go's currentConsMark: bytes allocated during the mark per byte scanned,
+ * scaled by the CPU share the collector (markers and assists) took over
+ * the share the program kept. */
+static void cons_mark_update(const cycle_times *ct, const gm_markstats *ms, unsigned p) {
+    uint64_t wall = ct->t2 - ct->t1;
+    uint64_t scanned = ms->marked_bytes > ms->black_bytes ? ms->marked_bytes - ms->black_bytes : 0;
+    if (wall == 0 || scanned == 0) return;
+    double u = (double)(ct->cpu_mark + ct->cpu_assist) / ((double)wall * p);
+    if (u > 0.95) u = 0.95;
+    double alloc = ct->heap1 > ct->heap0 ? (double)(ct->heap1 - ct->heap0) : 0;
+    memmove(&gm__gc.cons_mark[1], &gm__gc.cons_mark[0], 3 * sizeof gm__gc.cons_mark[0]);
+    gm__gc.cons_mark[0] = alloc * u / ((double)scanned * (1 - u));
+}
+
 static void concurrent_cycle(bool forced) {
     cycle_times ct = {.forced = forced};
     gm_markstats ms;
@@ -506,7 +528,6 @@ static void concurrent_cycle(bool forced) {
     gm__gc_mark_end(&ms);
     ct.t2 = ms.stop_ns;
     ct.heap1 = GM_LOAD(&gm__gc.heap_live);
-    gm__gc.mark_runway = ct.heap1 > ct.heap0 ? ct.heap1 - ct.heap0 : 0;
     mark_done(&ms);
     gm__start_the_world();
     ct.t3 = gm__nanotime();
@@ -517,6 +538,7 @@ static void concurrent_cycle(bool forced) {
     ct.cpu_mark = ms.cpu_ns_bg + ms.cpu_ns_workers;
     ct.cpu_assist = ms.cpu_ns_assist;
     ct.cpu_markterm = ct.pause2 * p;
+    cons_mark_update(&ct, &ms, p);
     cycle_end(&ct, &ms);
 }
 

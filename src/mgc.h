@@ -179,7 +179,8 @@ typedef struct gm_gcstate {
     uint32_t dirty_lost;   /* [atomic] a heap range could not be tracked: the next
                               mark termination rescans the whole heap, and cycles
                               stop the world from then on */
-    uint64_t mark_runway;  /* [gc] bytes allocated during the last concurrent mark */
+    double cons_mark[4];   /* [gc] Go's cons/mark of the last four concurrent marks:
+                              bytes allocated per byte scanned, at equal CPU */
     /* MemStats: [gc] */
     uint64_t nmalloc[GM_GC_NUM_CLASSES], nfree[GM_GC_NUM_CLASSES];
     uint64_t nrefill[GM_GC_NUM_CLASSES]; /* threads' span refills (cache misses) */
@@ -254,6 +255,9 @@ GM_INTERNAL void gm__gc_mark(gm_markstats *ms);
 GM_INTERNAL void gm__gc_mark_begin(gm_markstats *ms, uint64_t scan_expected, uint64_t runway);
 GM_INTERNAL void gm__gc_mark_background(gm_markstats *ms);
 GM_INTERNAL void gm__gc_mark_end(gm_markstats *ms);
+/* The share of the CPUs the background markers take (Go's 25% goal
+ * utilization; here a whole marker thread of P). */
+GM_INTERNAL double gm__gc_bg_utilization(void);
 /* Allocate black: s goes to a thread during marking (gc lock). */
 GM_INTERNAL void gm__gc_mark_free_slots(gm_span *s);
 GM_INTERNAL void gm__gc_mark_large_black(gm_span *s);

@@ -714,6 +714,11 @@ static unsigned background_helpers(void) {
     return n ? n - 1 : 0;                    /* the collector is one of them */
 }
 
+double gm__gc_bg_utilization(void) {
+    double u = (double)(background_helpers() + 1) / (double)gm__nprocs();
+    return u < 0.25 ? 0.25 : u > 0.5 ? 0.5 : u; /* one CPU: shared with the program */
+}
+
 void gm__gc_mark_free_slots(gm_span *s) {
     if (s->markgen == GM_LOAD(&gm__gc.cycle) + 1) return; /* already, this mark */
     s->markgen = gm__gc.cycle + 1;
