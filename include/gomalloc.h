@@ -447,12 +447,15 @@ GM_API int gm_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 /* A system call is about to write into [p, p+n) (a read into a collected
  * object). Under GOMALLOC_DIRTY=mprotect, concurrent marking write-protects
  * collected memory and the kernel would fail such a call with EFAULT;
- * between begin and the matching end the range stays writable. read,
- * pread, readv, recv, recvfrom and recvmsg (and their _FORTIFY_SOURCE
- * forms) do this themselves in programs linked with libgomalloc; bracket
- * any other such call. Calls nest and may overlap (up to 128 ranges held
- * at once in the process); with the other mechanisms both are no-ops. */
-GM_API void gm_kernel_write_begin(const void *p, size_t n);
+ * after gm_kernel_write_begin returns 0 the range stays writable until the
+ * matching gm_kernel_write_end. read, pread, readv, recv, recvfrom and
+ * recvmsg (and their _FORTIFY_SOURCE forms) do this themselves in programs
+ * linked with libgomalloc; bracket any other such call. Ranges may nest
+ * and overlap, up to 128 held at once in the process: past that, begin
+ * makes the range writable for now but returns -1 with errno EAGAIN (call
+ * no end; a re-arm may protect it again, so retry a call that fails with
+ * EFAULT). With the other mechanisms both do nothing and begin returns 0. */
+GM_API int gm_kernel_write_begin(const void *p, size_t n);
 GM_API void gm_kernel_write_end(const void *p, size_t n);
 
 /* 1 if p points into a live collected object, else 0. */

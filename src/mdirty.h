@@ -119,7 +119,7 @@ bool gm__dirty_pinning(void);
  * not tracked. Pins nest; any thread may take one. */
 bool gm__dirty_pin(const void *p, size_t n);
 
-/* Ends one pin of exactly [p, p+n). */
+/* Ends one pin of exactly [p, p+n): only after a pin that returned true. */
 void gm__dirty_unpin(const void *p, size_t n);
 
 #endif

@@ -109,9 +109,11 @@
  *  4 MiB * GOGC/100; with GOMEMLIMIT, also at most limit - (memory mapped
  *  for anything but collected objects and free pages) - max(3%, 1 MiB).
  *  Go triggers before the goal to leave runway for concurrent marking:
- *  concurrent cycles trigger where the bytes allocated during the last
- *  mark (plus a fifth) still fit below the goal, between 70% and 95% of
- *  the way from the marked heap to it (concurrent_trigger), and assists
+ *  concurrent cycles trigger where the program, allocating at the pace of
+ *  the last four marks (Go's cons/mark: bytes allocated per byte scanned,
+ *  at equal CPU), would reach the goal just as the background markers
+ *  alone finish the expected scan work; between 70% and 95% of the way
+ *  from the marked heap to the goal (concurrent_trigger), and assists
  *  hold marking to the pace that ends it at the goal; stw cycles trigger
  *  at the goal itself.
  *  Under a limit the live heap exceeds, the goal stays 1 MiB + 1/16 above
@@ -586,9 +588,11 @@ static void bg_wake(void) {
     gm__futex_wake(&bg_request);
 }
 
-/* gm__dirty_pin's pin table holds 128; past that the range is made
- * writable but a re-arm may protect it again before the kernel writes. */
-void gm_kernel_write_begin(const void *p, size_t n) { (void)gm__dirty_pin(p, n); }
+int gm_kernel_write_begin(const void *p, size_t n) {
+    if (gm__dirty_pin(p, n)) return 0;
+    errno = EAGAIN;
+    return -1;
+}
 void gm_kernel_write_end(const void *p, size_t n) { gm__dirty_unpin(p, n); }
 
 void gm_gc(void) {

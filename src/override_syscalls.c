@@ -91,28 +91,57 @@ typedef struct {
     int tries;
 } kernel_write;
 
+/* Region i of k's buffers (the fixed three, then the iovecs). */
+static void kw_region(const kernel_write *k, size_t i, const void **p, size_t *n) {
+    switch (i) {
+    case 0: *p = k->buf, *n = k->len; break;
+    case 1: *p = k->addr, *n = k->addrlen; break;
+    case 2: *p = k->ctl, *n = k->ctllen; break;
+    default: *p = k->iov[i - 3].iov_base, *n = k->iov[i - 3].iov_len; break;
+    }
+}
+
+static void kw_unpin_first(const kernel_write *k, size_t upto) {
+    int saved = errno;
+    for (size_t i = 0; i < upto; i++) {
+        const void *p;
+        size_t n;
+        kw_region(k, i, &p, &n);
+        gm__dirty_unpin(p, n);
+    }
+    errno = saved;
+}
+
+/* Pins every buffer, or none: when the pin table is full the buffers are
+ * still made writable, but nothing holds them (k->held false). */
 static void kw_pin(kernel_write *k) {
-    bool held = gm__dirty_pin(k->buf, k->len);
-    held &= gm__dirty_pin(k->addr, k->addrlen);
-    held &= gm__dirty_pin(k->ctl, k->ctllen);
-    for (size_t i = 0; i < k->niov; i++) held &= gm__dirty_pin(k->iov[i].iov_base, k->iov[i].iov_len);
-    k->held = held;
+    size_t total = 3 + k->niov;
+    for (size_t i = 0; i < total; i++) {
+        const void *p;
+        size_t n;
+        kw_region(k, i, &p, &n);
+        if (!gm__dirty_pin(p, n)) {
+            kw_unpin_first(k, i);
+            for (size_t j = i + 1; j < total; j++) { /* writable, unheld */
+                kw_region(k, j, &p, &n);
+                if (gm__dirty_pin(p, n)) gm__dirty_unpin(p, n);
+            }
+            k->held = false;
+            return;
+        }
+    }
+    k->held = true;
 }
 
 static void kw_unpin(kernel_write *k) {
-    int saved = errno;
-    gm__dirty_unpin(k->buf, k->len);
-    gm__dirty_unpin(k->addr, k->addrlen);
-    gm__dirty_unpin(k->ctl, k->ctllen);
-    for (size_t i = 0; i < k->niov; i++) gm__dirty_unpin(k->iov[i].iov_base, k->iov[i].iov_len);
-    errno = saved;
+    if (k->held) kw_unpin_first(k, 3 + k->niov);
+    k->held = false;
 }
 
 /* After the call returned r: true to make it again (the pins did not all
  * hold and a re-arm protected a buffer before the kernel wrote it). */
 static bool kw_retry(kernel_write *k, ssize_t r) {
     if (r >= 0 || errno != EFAULT || k->held || ++k->tries > RETRIES) return false;
-    kw_unpin(k);
     kw_pin(k);
     return true;
 }

@@ -306,6 +306,16 @@ TEST(pinned_pages_stay_writable_and_written_until_unpinned) {
     buf[0] = 1; /* a user write still faults in and is recorded */
     collect(p, &got, true);
     CHECK_RUNS(&got, GM_DIRTY_MPROTECT, {19, 1});
+    /* A full pin table: the range is made writable all the same, not held. */
+    int held = 0;
+    while (held < 1000 && gm__dirty_pin(p + (size_t)held * PG, 1)) held++;
+    CHECK_EQ(held, 128);
+    CHECK(!gm__dirty_pin(p + 500 * PG, 8));
+    REQUIRE(write(fds[1], "01234567", 8) == 8);
+    CHECK_EQ(read(fds[0], p + 500 * PG, 8), 8);
+    for (int i = 0; i < held; i++) gm__dirty_unpin(p + (size_t)i * PG, 1);
+    CHECK(gm__dirty_pin(buf, 16)); /* room again */
+    gm__dirty_unpin(buf, 16);
     close(fds[0]);
     close(fds[1]);
     drop_region(p);
