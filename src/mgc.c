@@ -491,10 +491,6 @@ static void gc_cycle(bool forced) {
     cycle_end(&ct, &ms);                                 /* 5. sweep, finalizers */
 }
 
-/* One concurrent cycle (Go's phases): sweep termination and the start of
- * marking in a short pause, marking while the program runs, mark
- * termination in a second pause, then sweeping in the background. Cycle
- * lock held; returns with the gc lock held as well. */
 /* Go's currentConsMark: bytes allocated during the mark per byte scanned,
  * scaled by the CPU share the collector (markers and assists) took over
  * the share the program kept. */
@@ -509,6 +505,10 @@ static void cons_mark_update(const cycle_times *ct, const gm_markstats *ms, unsi
     gm__gc.cons_mark[0] = alloc * u / ((double)scanned * (1 - u));
 }
 
+/* One concurrent cycle (Go's phases): sweep termination and the start of
+ * marking in a short pause, marking while the program runs, mark
+ * termination in a second pause, then sweeping in the background. Cycle
+ * lock held; returns with the gc lock held as well. */
 static void concurrent_cycle(bool forced) {
     cycle_times ct = {.forced = forced};
     gm_markstats ms;
