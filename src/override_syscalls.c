@@ -76,28 +76,26 @@ static void *real[5];
 
 /* ---- Pinning the buffers of one call ---------------------------------------- */
 
-/* The buffers one call may write: at most one plain buffer, one optional
- * address (recvfrom, recvmsg) and an iovec array. */
+/* The memory one call may write: up to four plain regions (the buffer,
+ * the peer's address and its length, a msghdr and its control data) and
+ * an iovec array. */
+#define KW_FIXED 4
 typedef struct {
-    void *buf;
-    size_t len;
-    void *addr;
-    size_t addrlen;
+    struct { const void *p; size_t n; } fixed[KW_FIXED]; /* n == 0: unused */
     const struct iovec *iov;
     size_t niov;
-    void *ctl;
-    size_t ctllen;
     bool held;  /* every pin holds: an EFAULT is the caller's own */
     int tries;
 } kernel_write;
 
-/* Region i of k's buffers (the fixed three, then the iovecs). */
+/* Region i of k's memory: the fixed ones, then the iovecs. */
 static void kw_region(const kernel_write *k, size_t i, const void **p, size_t *n) {
-    switch (i) {
-    case 0: *p = k->buf, *n = k->len; break;
-    case 1: *p = k->addr, *n = k->addrlen; break;
-    case 2: *p = k->ctl, *n = k->ctllen; break;
-    default: *p = k->iov[i - 3].iov_base, *n = k->iov[i - 3].iov_len; break;
+    if (i < KW_FIXED) {
+        *p = k->fixed[i].p;
+        *n = k->fixed[i].n;
+    } else {
+        *p = k->iov[i - KW_FIXED].iov_base;
+        *n = k->iov[i - KW_FIXED].iov_len;
     }
 }
 
@@ -115,7 +113,7 @@ static void kw_unpin_first(const kernel_write *k, size_t upto) {
 /* Pins every buffer, or none: when the pin table is full the buffers are
  * still made writable, but nothing holds them (k->held false). */
 static void kw_pin(kernel_write *k) {
-    size_t total = 3 + k->niov;
+    size_t total = KW_FIXED + k->niov;
     for (size_t i = 0; i < total; i++) {
         const void *p;
         size_t n;
@@ -134,7 +132,7 @@ static void kw_pin(kernel_write *k) {
 }
 
 static void kw_unpin(kernel_write *k) {
-    if (k->held) kw_unpin_first(k, 3 + k->niov);
+    if (k->held) kw_unpin_first(k, KW_FIXED + k->niov);
     k->held = false;
 }
 
@@ -160,12 +158,12 @@ static bool kw_retry(kernel_write *k, ssize_t r) {
 /* ---- The wrappers ------------------------------------------------------------ */
 
 GM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
-    kernel_write k = {.buf = buf, .len = n};
+    kernel_write k = {.fixed = {{buf, n}}};
     KERNEL_WRITES(&k, REAL_READ(fd, buf, n));
 }
 
 GM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) {
-    kernel_write k = {.buf = buf, .len = n};
+    kernel_write k = {.fixed = {{buf, n}}};
     KERNEL_WRITES(&k, REAL_PREAD(fd, buf, n, off));
 }
 
@@ -178,7 +176,9 @@ GM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n) {
 
 GM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *addrlen) {
-    kernel_write k = {.buf = buf, .len = n, .addr = addr, .addrlen = addr && addrlen ? *addrlen : 0};
+    bool named = addr && addrlen;
+    kernel_write k = {.fixed = {{buf, n}, {addr, named ? *addrlen : 0},
+                                {addrlen, named ? sizeof *addrlen : 0}}};
     KERNEL_WRITES(&k, REAL_RECVFROM(fd, buf, n, flags, addr, addrlen));
 }
 
@@ -187,9 +187,11 @@ GM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
 }
 
 GM_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
-    kernel_write k = {.addr = m->msg_name, .addrlen = m->msg_name ? m->msg_namelen : 0,
-                      .iov = m->msg_iov, .niov = m->msg_iovlen,
-                      .ctl = m->msg_control, .ctllen = m->msg_control ? m->msg_controllen : 0};
+    /* The kernel also writes the header: msg_namelen, msg_controllen, msg_flags. */
+    kernel_write k = {.fixed = {{m, sizeof *m},
+                                {m->msg_name, m->msg_name ? m->msg_namelen : 0},
+                                {m->msg_control, m->msg_control ? m->msg_controllen : 0}},
+                      .iov = m->msg_iov, .niov = m->msg_iovlen};
     KERNEL_WRITES(&k, REAL_RECVMSG(fd, m, flags));
 }
 

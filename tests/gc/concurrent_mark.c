@@ -13,8 +13,8 @@
  *   - a register (held across a garbage burst with no store of it),
  *   - a global array,
  *   - a heap buffer the kernel writes: the pointer goes through a pipe or a
- *     datagram socket and read(2), recv(2) or the raw read system call puts
- *     it into a holder object (only the kernel writes there).
+ *     datagram socket and read, readv, recv, recvmsg or the raw read system
+ *     call puts it into a holder object (only the kernel writes there).
  * After every burst, every live object's pattern is checked: a lost object
  * is reused by a later allocation (zeroed, refilled), so its pattern breaks.
  * Other scenarios free objects with gm_free and create and join threads
@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ typedef struct mutator {
     void **kbuf;         /* gm_new'd: SLOTS words, written by read(2) only */
     int pipefd[2];
     int dgram[2];        /* a datagram socket pair: a failed recv drops it */
+    struct msghdr *hdr;  /* gm_new'd: recvmsg's header */
     int place[SLOTS];
     uint64_t seed[SLOTS];
     long bad, moves;
@@ -94,27 +96,36 @@ static void garbage(uint64_t *rng, int n) {
     }
 }
 
-/* The kernel writes p into m->kbuf[slot]: read(2) from a pipe, recv(2)
- * from a datagram socket, or the raw system call (not wrapped: bracketed
- * with gm_kernel_write_begin/end, as the API asks). */
+/* The kernel writes p into m->kbuf[slot]: read(2) or readv(2) from a pipe,
+ * recv(2) or recvmsg(2) from a datagram socket (recvmsg's header in the
+ * heap too: the kernel writes its lengths and flags), or the raw system
+ * call (not wrapped: bracketed with gm_kernel_write_begin/end, as the API
+ * asks). */
 static void via_kernel(mutator *m, int slot, void *p) {
-    int how = (int)(next_rand(&m->rng) % 3);
-    int *fds = how == 1 ? m->dgram : m->pipefd;
+    int how = (int)(next_rand(&m->rng) % 5);
+    int *fds = how == 1 || how == 4 ? m->dgram : m->pipefd;
     if (write(fds[1], &p, sizeof p) != sizeof p) abort();
     void *to = &m->kbuf[slot];
+    struct iovec v = {to, sizeof p};
     ssize_t got;
-    if (how == 0) {
-        got = read(fds[0], to, sizeof p);
-    } else if (how == 1) {
-        got = recv(fds[0], to, sizeof p, 0);
-    } else {
+    switch (how) {
+    case 0: got = read(fds[0], to, sizeof p); break;
+    case 1: got = recv(fds[0], to, sizeof p, 0); break;
+    case 2:
         if (gm_kernel_write_begin(to, sizeof p) != 0) abort(); /* 128 pins: not here */
         got = syscall(SYS_read, fds[0], to, sizeof p);
         gm_kernel_write_end(to, sizeof p);
+        break;
+    case 3: got = readv(fds[0], &v, 1); break;
+    default:
+        memset(m->hdr, 0, sizeof *m->hdr);
+        m->hdr->msg_iov = &v;
+        m->hdr->msg_iovlen = 1;
+        got = recvmsg(fds[0], m->hdr, 0);
+        break;
     }
     if (got != sizeof p) {
-        fprintf(stderr, "  %s into the heap: %zd (%s)\n", how == 1 ? "recv" : "read", got,
-                strerror(errno));
+        fprintf(stderr, "  way %d into the heap: %zd (%s)\n", how, got, strerror(errno));
         abort();
     }
 }
@@ -168,7 +179,8 @@ static void *mutator_main(void *arg) {
     mutator *m = arg;
     m->holder = gm_new(SLOTS * sizeof(void *));
     m->kbuf = gm_new(SLOTS * sizeof(void *));
-    if (!m->holder || !m->kbuf || pipe(m->pipefd) != 0 ||
+    m->hdr = gm_new(sizeof *m->hdr);
+    if (!m->holder || !m->kbuf || !m->hdr || pipe(m->pipefd) != 0 ||
         socketpair(AF_UNIX, SOCK_DGRAM, 0, m->dgram) != 0)
         abort();
     for (int i = 0; i < SLOTS; i++) {
