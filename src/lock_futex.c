@@ -18,8 +18,27 @@
 
 enum { SPIN = 128 };
 
+/* ThreadSanitizer runs a signal's handler only when the thread next enters
+ * its runtime (an interceptor, an instrumented atomic), never inside a raw
+ * futex wait. A waiter asleep there could not answer the collector's stop
+ * signal while the lock's holder sits stopped with the lock: the stop
+ * would wait for it forever. Under TSan a wait is therefore a 1 ms poll
+ * (each retry's atomic exchange lets the signal in). */
+#if defined(__SANITIZE_THREAD__)
+#define GM_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GM_TSAN_BUILD 1
+#endif
+#endif
+
 static void futex_wait(int *addr, int val) {
+#ifdef GM_TSAN_BUILD
+    struct timespec poll = {0, 1000000};
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &poll, NULL, 0);
+#else
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+#endif
 }
 
 static void futex_wake1(int *addr) {
