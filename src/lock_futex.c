@@ -45,6 +45,13 @@ static void futex_wake1(int *addr) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* Marks the lock contended and sleeps until this thread takes it: whoever
+ * unlocks a contended lock wakes a sleeper. */
+static void lock_sleep(gm_mutex *m) {
+    while (__atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE) != 0)
+        futex_wait(&m->state, 2);
+}
+
 void gm__lock_slow(gm_mutex *m) {
     for (int i = 0; i < SPIN; i++) {
         int expected = 0;
@@ -55,9 +62,7 @@ void gm__lock_slow(gm_mutex *m) {
         if (st == 2) break; /* others already sleep: the holder is slow */
         __builtin_ia32_pause();
     }
-    /* Mark the lock contended; whoever unlocks will wake us. */
-    while (__atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE) != 0)
-        futex_wait(&m->state, 2);
+    lock_sleep(m);
 }
 
 void gm__unlock_slow(gm_mutex *m) { futex_wake1(&m->state); }
@@ -70,8 +75,7 @@ void gm__lock_park(gm_mutex *m) {
     if (__atomic_compare_exchange_n(&m->state, &expected, 1, false, __ATOMIC_ACQUIRE,
                                     __ATOMIC_RELAXED))
         return;
-    while (__atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE) != 0)
-        futex_wait(&m->state, 2);
+    lock_sleep(m);
 }
 
 /* For the collector's sleeps and wake-ups (mgc.h). timeout_ns 0 = none. */

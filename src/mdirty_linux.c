@@ -399,13 +399,18 @@ static bool range_alloc_bits(dirty_range *r) {
     return true;
 }
 
+/* Sets the bits of r's pages in [lo, hi) (page aligned) and returns that
+ * part of r in [*a, *b) (empty: *a >= *b). siglock held. */
+static void set_bits_within(dirty_range *r, uintptr_t lo, uintptr_t hi, uintptr_t *a, uintptr_t *b) {
+    *a = lo > r->base ? lo : r->base;
+    *b = hi < r->base + r->len ? hi : r->base + r->len;
+    for (uintptr_t q = *a; q < *b; q += page) bit_set(r->bits, (q - r->base) / page);
+}
+
 /* Sets the bits of r's pages that a pin covers. siglock held. */
 static void pins_set_bits(dirty_range *r) {
-    for (int k = 0; k < D.npins; k++) {
-        uintptr_t a = D.pins[k].lo > r->base ? D.pins[k].lo : r->base;
-        uintptr_t b = D.pins[k].hi < r->base + r->len ? D.pins[k].hi : r->base + r->len;
-        for (uintptr_t q = a; q < b; q += page) bit_set(r->bits, (q - r->base) / page);
-    }
+    uintptr_t a, b;
+    for (int k = 0; k < D.npins; k++) set_bits_within(r, D.pins[k].lo, D.pins[k].hi, &a, &b);
 }
 
 /* Protects the pages set in r->taken but not in r->bits (those are
@@ -491,6 +496,10 @@ static void close_fds(void) {
 }
 
 static void teardown(void) {
+    sigset_t old;
+    siglock_acquire(&old);
+    D.npins = 0; /* pins belong to the mode: a later unpin finds none */
+    siglock_release(&old);
     while (D.nranges > 0) range_remove(D.nranges - 1);
     close_fds();
     GM_STORE(&D.mode, GM_DIRTY_NONE);
@@ -624,9 +633,16 @@ size_t gm__dirty_collect(void (*fn)(uintptr_t page, size_t npages, void *arg), v
 
 bool gm__dirty_pinning(void) { return GM_LOAD(&D.mode) == GM_DIRTY_MPROTECT; }
 
+/* The OS pages covering [p, p+n). */
+static void page_bounds(const void *p, size_t n, uintptr_t *lo, uintptr_t *hi) {
+    *lo = (uintptr_t)p & ~(page - 1);
+    *hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+}
+
 bool gm__dirty_pin(const void *p, size_t n) {
     if (n == 0 || !gm__dirty_pinning()) return true;
-    uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    uintptr_t lo, hi, a, b;
+    page_bounds(p, n, &lo, &hi);
     sigset_t old;
     siglock_acquire(&old);
     bool pinned = D.npins < MAX_PINS;
@@ -636,18 +652,19 @@ bool gm__dirty_pin(const void *p, size_t n) {
     }
     for (int i = 0; i < D.nranges; i++) {
         dirty_range *r = &D.ranges[i];
-        uintptr_t a = lo > r->base ? lo : r->base, b = hi < r->base + r->len ? hi : r->base + r->len;
-        if (a >= b || !r->bits) continue;
-        for (uintptr_t q = a; q < b; q += page) bit_set(r->bits, (q - r->base) / page);
-        if (mprotect((void *)a, b - a, PROT_READ | PROT_WRITE) != 0) range_give_up(r);
+        if (!r->bits) continue;
+        set_bits_within(r, lo, hi, &a, &b);
+        if (a < b && mprotect((void *)a, b - a, PROT_READ | PROT_WRITE) != 0) range_give_up(r);
     }
     siglock_release(&old);
     return pinned;
 }
 
+/* Like pin, a no-op unless pins matter: no lock, no signal mask. */
 void gm__dirty_unpin(const void *p, size_t n) {
-    if (n == 0) return;
-    uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    if (n == 0 || !gm__dirty_pinning()) return;
+    uintptr_t lo, hi;
+    page_bounds(p, n, &lo, &hi);
     sigset_t old;
     siglock_acquire(&old);
     for (int k = D.npins - 1; k >= 0; k--)
